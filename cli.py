@@ -1,0 +1,121 @@
+"""The `tracetui` command: thin typer commands over the trace store and the viewer.
+
+Heavy imports (Textual, Rich rendering) happen inside the commands that need them, so `tracetui ls
+--json` stays quick to start.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import orjson
+import typer
+
+from tracer.config import DEFAULT_DIR, ENV_DIR
+
+app = typer.Typer(
+    name="tracetui",
+    help="Watch and inspect traces written by the `tracer` SDK.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def default_dir() -> Path:
+    """$TRACETUI_DIR, else ./traces — the same default the SDK writes to."""
+    return Path(os.environ.get(ENV_DIR) or DEFAULT_DIR)
+
+
+DirOption = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
+    typer.Option("--dir", "-d", help="Trace directory (default: $TRACETUI_DIR, else ./traces)."),
+]
+
+
+def _resolve_dir(positional: Path | None, option: Path | None) -> Path:
+    return positional or option or default_dir()
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+    sys.stdout.flush()
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"tracetui: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+@app.command("ls")
+def ls_command(
+    directory: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="Trace directory or file (default: $TRACETUI_DIR, else ./traces)."),
+    ] = None,
+    dir_option: DirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+) -> None:
+    """List traces, newest first."""
+    from tui.store import load_directory
+
+    path = _resolve_dir(directory, dir_option)
+    store = load_directory(path)
+    summaries = store.summaries()
+    if as_json:
+        _print_json([summary.to_json() for summary in summaries])
+    else:
+        from tui.render import print_trace_list
+
+        print_trace_list(summaries, store)
+    _report_skipped(store)
+
+
+@app.command("show")
+def show_command(
+    trace_id: Annotated[str, typer.Argument(help="Trace id, or a unique prefix of one.")],
+    dir_option: DirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the trace as JSON.")] = False,
+) -> None:
+    """Print one trace: its span tree, inputs, outputs, events and tracebacks."""
+    from tui.store import load_directory
+
+    path = _resolve_dir(None, dir_option)
+    store = load_directory(path)
+    matches = store.find(trace_id)
+    if not matches:
+        raise _fail(f"no trace with id {trace_id!r} in {path}")
+    if len(matches) > 1:
+        shown = ", ".join(sorted(matches)[:5])
+        raise _fail(f"{trace_id!r} is ambiguous: {len(matches)} traces match ({shown}, …)")
+    trace = store.get(matches[0])
+    assert trace is not None
+    if as_json:
+        _print_json(trace.to_json())
+    else:
+        from tui.render import print_trace
+
+        print_trace(trace)
+    _report_skipped(store)
+
+
+def _report_skipped(store: object) -> None:
+    skipped = getattr(store, "lines_skipped", 0)
+    first = getattr(store, "first_skipped", None)
+    if skipped and first is not None:
+        typer.echo(
+            f"tracetui: skipped {skipped} malformed line(s); first at {first.source}:{first.line} "
+            f"({first.reason})",
+            err=True,
+        )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

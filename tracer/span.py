@@ -1,0 +1,610 @@
+"""Live spans and traces: opening, annotating and ending them, and the current-span context.
+
+The current span is one `ContextVar[LiveSpan | None]`, set and reset by token around the code that runs
+inside the span (as OpenTelemetry's `use_span`): asyncio tasks inherit it, threads do not unless the
+caller copies the context (`contextvars.copy_context().run` or `tracer.wrap_context`).
+
+A span writes a SPAN_START record when it opens (so a live viewer shows it while it runs), SPAN_EVENT
+records as events happen, and a SPAN_END record when it ends. When a trace's root span ends, a
+TRACE_SUMMARY record follows, so readers can list finished traces without reading their spans.
+
+Nothing here raises into user code: an internal failure is logged once and the user's call goes on.
+
+Imports: the standard library, orjson and the other `tracer` modules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import traceback
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import orjson
+
+from tracer import schema
+from tracer.config import settings
+from tracer.values import encode_value, json_default, mapping_fragment, to_json_value, value_fragment
+from tracer.writer import writer
+
+logger = logging.getLogger("tracer")
+
+_TRACER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+PREVIEW_MAX_CHARS = 1000
+_EMPTY = orjson.Fragment(b"{}")
+
+
+class SpanType:
+    """Built-in span types (as MLflow's). Any other string is accepted as a custom type."""
+
+    LLM = "LLM"
+    CHAIN = "CHAIN"
+    AGENT = "AGENT"
+    TOOL = "TOOL"
+    CHAT_MODEL = "CHAT_MODEL"
+    RETRIEVER = "RETRIEVER"
+    PARSER = "PARSER"
+    EMBEDDING = "EMBEDDING"
+    RERANKER = "RERANKER"
+    MEMORY = "MEMORY"
+    UNKNOWN = "UNKNOWN"
+    WORKFLOW = "WORKFLOW"
+    TASK = "TASK"
+    GUARDRAIL = "GUARDRAIL"
+    EVALUATOR = "EVALUATOR"
+
+
+class SpanStatusCode:
+    UNSET = schema.STATUS_UNSET
+    OK = schema.STATUS_OK
+    ERROR = schema.STATUS_ERROR
+
+
+@dataclass(frozen=True)
+class SpanStatus:
+    """A span's status: a `SpanStatusCode` and, for errors, a description."""
+
+    status_code: str
+    description: str = ""
+
+
+@dataclass
+class SpanEvent:
+    """An event to attach to a span with `LiveSpan.add_event` (``timestamp`` in ns, default now)."""
+
+    name: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    timestamp: int | None = None
+
+
+_warned_internal = False
+
+
+def internal_error(exc: BaseException) -> None:
+    """A bug or an environment problem inside the tracer: say so once, never raise."""
+    global _warned_internal
+    if not _warned_internal:
+        _warned_internal = True
+        logger.warning("tracer: internal error, tracing may be incomplete: %r", exc, exc_info=exc)
+
+
+class _TraceState:
+    """What one trace accumulates across its spans (shared by reference, also across threads)."""
+
+    __slots__ = (
+        "trace_id",
+        "root",
+        "span_counter",
+        "error_counter",
+        "tags",
+        "metadata",
+        "request_preview",
+        "response_preview",
+    )
+
+    def __init__(self, trace_id: str) -> None:
+        self.trace_id = trace_id
+        self.root: LiveSpan | None = None
+        # itertools.count: next() is atomic under the GIL, so spans in several threads count right.
+        self.span_counter = itertools.count(1)
+        self.error_counter = itertools.count(1)
+        self.tags: dict[str, Any] = {}
+        self.metadata: dict[str, Any] = {}
+        self.request_preview: str | None = None
+        self.response_preview: str | None = None
+
+
+class LiveSpan:
+    """A span that is running. Handed out by `start_span` and `get_current_active_span`."""
+
+    __slots__ = (
+        "_trace",
+        "_span_id",
+        "_parent_id",
+        "_name",
+        "_span_type",
+        "_start_ns",
+        "_inputs",
+        "_outputs",
+        "_end_attributes",
+        "_status",
+        "_status_message",
+        "_ended",
+        "_span_count",
+        "_error_count",
+        "__weakref__",
+    )
+
+    def __init__(
+        self,
+        trace: _TraceState,
+        span_id: str,
+        parent_id: str | None,
+        name: str,
+        span_type: str,
+        start_ns: int,
+    ) -> None:
+        self._trace = trace
+        self._span_id = span_id
+        self._parent_id = parent_id
+        self._name = name
+        self._span_type = span_type
+        self._start_ns = start_ns
+        self._inputs: orjson.Fragment | None = None  # set after start, written at end
+        self._outputs: orjson.Fragment | None = None
+        self._end_attributes: dict[str, orjson.Fragment] | None = None
+        self._status = schema.STATUS_UNSET
+        self._status_message = ""
+        self._ended = False
+
+    # -- identity ----------------------------------------------------------------------------------
+
+    @property
+    def trace_id(self) -> str:
+        return self._trace.trace_id
+
+    @property
+    def request_id(self) -> str:
+        """Alias of `trace_id`, as MLflow's examples use it."""
+        return self._trace.trace_id
+
+    @property
+    def span_id(self) -> str:
+        return self._span_id
+
+    @property
+    def parent_id(self) -> str | None:
+        return self._parent_id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def span_type(self) -> str:
+        return self._span_type
+
+    @property
+    def start_time_ns(self) -> int:
+        return self._start_ns
+
+    @property
+    def status(self) -> SpanStatus:
+        return SpanStatus(self._status, self._status_message)
+
+    def __repr__(self) -> str:
+        return f"LiveSpan(name={self._name!r}, trace_id={self.trace_id!r}, span_id={self._span_id!r})"
+
+    # -- annotating --------------------------------------------------------------------------------
+
+    def set_inputs(self, inputs: Any) -> None:
+        """Replace the span's inputs (encoded now, so later mutation of `inputs` does not show)."""
+        try:
+            self._inputs = mapping_fragment(inputs, settings.max_value_bytes)
+        except Exception as exc:
+            internal_error(exc)
+
+    def set_outputs(self, outputs: Any) -> None:
+        """Set the span's outputs; a decorated function's return value then no longer overrides them."""
+        try:
+            self._outputs = value_fragment(outputs, settings.max_value_bytes)
+        except Exception as exc:
+            internal_error(exc)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        try:
+            if self._end_attributes is None:
+                self._end_attributes = {}
+            self._end_attributes[str(key)] = value_fragment(value, settings.max_value_bytes)
+        except Exception as exc:
+            internal_error(exc)
+
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        try:
+            for key, value in attributes.items():
+                self.set_attribute(key, value)
+        except Exception as exc:
+            internal_error(exc)
+
+    def add_event(self, event: SpanEvent | str, attributes: dict[str, Any] | None = None) -> None:
+        """Record an event now: `add_event("name", {...})` or `add_event(SpanEvent(...))`."""
+        try:
+            if isinstance(event, SpanEvent):
+                name, attributes, time_ns = event.name, event.attributes, event.timestamp
+            else:
+                name, time_ns = str(event), None
+            _write_event(self, name, attributes or {}, time_ns or settings.clock())
+        except Exception as exc:
+            internal_error(exc)
+
+    def set_status(self, status: SpanStatus | str, message: str = "") -> None:
+        """Set the status: a `SpanStatusCode` (or its name) and, for errors, a message."""
+        try:
+            if isinstance(status, SpanStatus):
+                status, message = status.status_code, status.description or message
+            code = str(getattr(status, "value", status)).upper()
+            if code not in (schema.STATUS_OK, schema.STATUS_ERROR, schema.STATUS_UNSET):
+                raise ValueError(f"unknown span status {status!r}")
+            self._status = code
+            self._status_message = str(message)
+        except Exception as exc:
+            internal_error(exc)
+
+    def record_exception(self, exception: BaseException) -> None:
+        """Add an `exception` event (type, message, traceback) and mark the span as failed."""
+        try:
+            _write_event(self, schema.EXCEPTION_EVENT, exception_attributes(exception), settings.clock())
+            self._status = schema.STATUS_ERROR
+            self._status_message = f"{type(exception).__name__}: {_safe_str(exception)}"
+        except Exception as exc:
+            internal_error(exc)
+
+    def end(self, end_time_ns: int | None = None) -> None:
+        """End the span (idempotent). Spans from `start_span` and `@trace` end by themselves."""
+        end_span(self, end_time_ns)
+
+
+_current: ContextVar[LiveSpan | None] = ContextVar("tracer_current_span", default=None)
+_last_trace_id: str | None = None
+
+
+def get_current_active_span() -> LiveSpan | None:
+    """The span whose code is running now in this context, or None."""
+    return _current.get()
+
+
+def get_last_active_trace_id() -> str | None:
+    """The id of the last trace whose root span ended in this process."""
+    return _last_trace_id
+
+
+def _safe_str(obj: object) -> str:
+    try:
+        return str(obj)
+    except Exception:
+        return f"<unprintable {type(obj).__name__}>"
+
+
+def _is_tracer_frame(frame: traceback.FrameSummary) -> bool:
+    return frame.filename.startswith(_TRACER_DIR)
+
+
+def exception_attributes(exc: BaseException) -> dict[str, str]:
+    """The attributes of an `exception` event: class name, message, and the formatted traceback
+    without the tracer's own frames (they say nothing about the user's bug)."""
+    try:
+        te = traceback.TracebackException.from_exception(exc)
+        seen: set[int] = set()
+        stack: traceback.TracebackException | None = te
+        while stack is not None and id(stack) not in seen:
+            seen.add(id(stack))
+            stack.stack = traceback.StackSummary.from_list(
+                [frame for frame in stack.stack if not _is_tracer_frame(frame)]
+            )
+            stack = stack.__cause__ or stack.__context__
+        stacktrace = "".join(te.format())
+    except Exception:
+        stacktrace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {
+        schema.EXCEPTION_TYPE: type(exc).__name__,
+        schema.EXCEPTION_MESSAGE: _safe_str(exc),
+        schema.EXCEPTION_STACKTRACE: stacktrace,
+    }
+
+
+def _preview(encoded: bytes, value: Any) -> str:
+    text = value if isinstance(value, str) else encoded.decode("utf-8", "replace")
+    if len(text) > PREVIEW_MAX_CHARS:
+        text = text[: PREVIEW_MAX_CHARS - 3] + "..."
+    return text
+
+
+def open_span(
+    name: str,
+    span_type: str,
+    inputs: Any,
+    attributes: Any,
+    location: Any,
+    parent: LiveSpan | None,
+) -> LiveSpan:
+    """Create a span under `parent` (a new trace when None) and write its SPAN_START record.
+
+    `inputs` is a raw dict (or None); `attributes` a raw dict or an already-encoded Fragment.
+    """
+    ids = settings.ids
+    start_ns = settings.clock()
+    if parent is None:
+        trace = _TraceState(ids.trace_id())
+        parent_id = None
+    else:
+        trace = parent._trace
+        parent_id = parent._span_id
+    span = LiveSpan(trace, ids.span_id(), parent_id, name, span_type, start_ns)
+    next(trace.span_counter)
+    if parent is None:
+        trace.root = span
+        if inputs is not None:
+            trace.request_preview = _preview(encode_value(inputs, PREVIEW_MAX_CHARS + 1), inputs)
+    max_bytes = settings.max_value_bytes
+    try:
+        line = schema.encode_span_start(
+            trace.trace_id,
+            span._span_id,
+            parent_id,
+            name,
+            span_type,
+            start_ns,
+            inputs,
+            attributes,
+            location,
+            json_default,
+        )
+        if len(line) > max_bytes:
+            raise OverflowError  # some value may be over the cap: encode value by value
+    except Exception:
+        line = schema.encode_span_start(
+            trace.trace_id,
+            span._span_id,
+            parent_id,
+            _clean_name(name),
+            _clean_name(span_type),
+            start_ns,
+            None if inputs is None else mapping_fragment(inputs, max_bytes),
+            attributes
+            if isinstance(attributes, orjson.Fragment)
+            else mapping_fragment(attributes or {}, max_bytes),
+            location,
+        )
+    writer.write(line)
+    return span
+
+
+def _clean_name(text: Any) -> str:
+    return to_json_value(text if isinstance(text, str) else _safe_str(text), 4096)
+
+
+def _write_event(span: LiveSpan, name: str, attributes: Any, time_ns: int) -> None:
+    trace_id = span._trace.trace_id
+    try:
+        line = schema.encode_span_event(trace_id, span._span_id, name, time_ns, attributes, json_default)
+        if len(line) > settings.max_value_bytes:
+            raise OverflowError
+    except Exception:
+        line = schema.encode_span_event(
+            trace_id,
+            span._span_id,
+            _clean_name(name),
+            time_ns,
+            mapping_fragment(attributes, settings.max_value_bytes),
+        )
+    writer.write(line)
+
+
+def end_span(
+    span: LiveSpan, end_ns: int | None = None, outputs: Any = None, has_outputs: bool = False
+) -> None:
+    """Write the SPAN_END record (once) and, for a root span, the TRACE_SUMMARY. Never raises.
+
+    `outputs` (with `has_outputs`) is the decorated function's result, used unless the body called
+    `set_outputs` itself.
+    """
+    try:
+        if span._ended:
+            return
+        span._ended = True
+        if end_ns is None:
+            end_ns = settings.clock()
+        status = span._status
+        if status == schema.STATUS_UNSET:
+            status = span._status = schema.STATUS_OK
+        elif status == schema.STATUS_ERROR:
+            next(span._trace.error_counter)
+        trace = span._trace
+        if span._outputs is not None:
+            outputs, has_outputs = span._outputs, True
+        attributes = span._end_attributes or _EMPTY
+        max_bytes = settings.max_value_bytes
+        try:
+            line = schema.encode_span_end(
+                trace.trace_id,
+                span._span_id,
+                end_ns,
+                status,
+                span._status_message,
+                outputs if has_outputs else None,
+                attributes,
+                span._inputs,
+                json_default,
+            )
+            if len(line) > max_bytes:
+                raise OverflowError
+        except Exception:
+            line = schema.encode_span_end(
+                trace.trace_id,
+                span._span_id,
+                end_ns,
+                status,
+                span._status_message,
+                value_fragment(outputs, max_bytes) if has_outputs else None,
+                attributes,
+                span._inputs,
+            )
+        writer.write(line)
+        if trace.root is span:
+            _end_trace(trace, span, end_ns, outputs if has_outputs else None)
+    except Exception as exc:
+        internal_error(exc)
+
+
+def _end_trace(trace: _TraceState, root: LiveSpan, end_ns: int, outputs: Any) -> None:
+    global _last_trace_id
+    response_preview = trace.response_preview
+    if response_preview is None and outputs is not None:
+        if isinstance(outputs, orjson.Fragment):
+            outputs = orjson.loads(outputs.contents)
+        response_preview = _preview(encode_value(outputs, PREVIEW_MAX_CHARS + 1), outputs)
+    # The counters were created at 1 and advanced once per span / error: their next value - 1.
+    span_count = next(trace.span_counter) - 1
+    error_count = next(trace.error_counter) - 1
+    writer.write(
+        schema.encode_trace_summary(
+            trace.trace_id,
+            root_span_id=root._span_id,
+            name=_clean_name(root._name),
+            status=root._status,
+            start_ns=root._start_ns,
+            end_ns=end_ns,
+            span_count=span_count,
+            error_count=error_count,
+            request_preview=trace.request_preview,
+            response_preview=response_preview,
+            tags=trace.tags,
+            metadata=trace.metadata,
+        )
+    )
+    _last_trace_id = trace.trace_id
+
+
+def update_current_trace(
+    tags: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    request_preview: str | None = None,
+    response_preview: str | None = None,
+) -> None:
+    """Add tags/metadata to the trace of the current span, or override its list previews."""
+    try:
+        span = _current.get()
+        if span is None:
+            logger.warning("tracer: update_current_trace() called outside of a trace; ignored")
+            return
+        trace = span._trace
+        fields: dict[str, Any] = {}
+        max_bytes = settings.max_value_bytes
+        if tags:
+            clean = to_json_value(dict(tags), max_bytes)
+            if isinstance(clean, dict):
+                trace.tags.update(clean)
+                fields[schema.TAGS] = clean
+        if metadata:
+            clean = to_json_value(dict(metadata), max_bytes)
+            if isinstance(clean, dict):
+                trace.metadata.update(clean)
+                fields[schema.METADATA] = clean
+        if request_preview is not None:
+            trace.request_preview = to_json_value(_safe_str(request_preview), max_bytes)
+            fields[schema.REQUEST_PREVIEW] = trace.request_preview
+        if response_preview is not None:
+            trace.response_preview = to_json_value(_safe_str(response_preview), max_bytes)
+            fields[schema.RESPONSE_PREVIEW] = trace.response_preview
+        if fields:
+            writer.write(schema.encode_trace_update(trace.trace_id, fields))
+    except Exception as exc:
+        internal_error(exc)
+
+
+def fail_span(span: LiveSpan, exc: BaseException) -> None:
+    """Record `exc` on the span and end it as failed, unless it is a normal generator shutdown."""
+    try:
+        if isinstance(exc, GeneratorExit) or (isinstance(exc, SystemExit) and exc.code in (0, None)):
+            end_span(span)
+            return
+        span.record_exception(exc)
+        end_span(span)
+    except Exception as inner:
+        internal_error(inner)
+
+
+class start_span:  # noqa: N801 - used like a function, as MLflow's `start_span`
+    """Context manager opening a span under the current one: ``with tracer.start_span("x") as s:``.
+
+    The span is current inside the block; an exception leaving the block is recorded on it and
+    re-raised unchanged.
+    """
+
+    __slots__ = ("_name", "_span_type", "_attributes", "_span", "_token")
+
+    def __init__(
+        self,
+        name: str = "span",
+        span_type: str = SpanType.UNKNOWN,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
+        self._name = name
+        self._span_type = span_type
+        self._attributes = attributes
+        self._span: LiveSpan | None = None
+        self._token: Any = None
+
+    def __enter__(self) -> LiveSpan:
+        try:
+            span = open_span(
+                self._name,
+                self._span_type,
+                None,
+                self._attributes or _EMPTY,
+                None,
+                _current.get(),
+            )
+        except Exception as exc:
+            internal_error(exc)
+            # Still hand the block a span object, so `span.set_outputs(...)` in user code works.
+            span = LiveSpan(_TraceState("0" * 32), "0" * 16, None, self._name, self._span_type, 0)
+            span._ended = True
+        self._span = span
+        self._token = _current.set(span)
+        return span
+
+    async def __aenter__(self) -> LiveSpan:
+        return self.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        span = self._span
+        try:
+            _current.reset(self._token)
+        except ValueError:
+            # Exited in another context than entered (e.g. a generator resumed elsewhere): put the
+            # parent back by hand rather than raise from the user's `with`.
+            _current.set(None)
+        if span is None:
+            return
+        if exc is not None:
+            fail_span(span, exc)
+        else:
+            end_span(span)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)

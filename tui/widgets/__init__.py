@@ -1,0 +1,1 @@
+"""Textual widgets of the viewer: each renders part of the trace store, none reads files."""
