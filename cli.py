@@ -102,6 +102,52 @@ def show_command(
     _report_skipped(store)
 
 
+@app.command("watch")
+def watch_command(
+    directory: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="Trace directory or file (default: $TRACETUI_DIR, else ./traces)."),
+    ] = None,
+    dir_option: DirOption = None,
+    poll: Annotated[
+        bool, typer.Option("--poll", help="Poll for changes instead of using filesystem events.")
+    ] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep the newest trace selected.")] = False,
+) -> None:
+    """Open the live viewer on a trace directory (waits for it to appear if it does not exist yet)."""
+    from tui.app import make_app
+
+    make_app(_resolve_dir(directory, dir_option), poll=poll, follow=follow).run()
+
+
+@app.command("demo")
+def demo_command(
+    pace: Annotated[float, typer.Option(help="Pause factor of the demo program (2 = twice as slow).")] = 1.0,
+) -> None:
+    """Record a realistic sample run into a temporary directory while showing it live."""
+    import subprocess
+    import tempfile
+
+    from tui.app import make_app
+
+    with tempfile.TemporaryDirectory(prefix="tracetui-demo-") as tmp:
+        env = {**os.environ, ENV_DIR: tmp, "SAMPLE_PACE": str(pace)}
+        program = subprocess.Popen(
+            [sys.executable, "-m", "sample_runs.demo", "--loop"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            make_app(Path(tmp), follow=True).run()
+        finally:
+            program.terminate()
+            try:
+                program.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                program.kill()
+
+
 def _report_skipped(store: object) -> None:
     skipped = getattr(store, "lines_skipped", 0)
     first = getattr(store, "first_skipped", None)

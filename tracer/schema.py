@@ -306,6 +306,8 @@ def peek_route(line: bytes) -> tuple[bytes, bytes | None] | None:
     if end < 0 or not line.startswith(_TRACE_ID_KEY, end + 1):
         return None
     kind = line[9:end]
+    if b"\\" in kind:
+        return None  # an escaped character: the raw bytes are not the value, let `decode` read it
     at = end + 1 + len(_TRACE_ID_KEY)
     if line.startswith(b"null", at):
         return kind, None
@@ -314,4 +316,7 @@ def peek_route(line: bytes) -> tuple[bytes, bytes | None] | None:
     close = line.find(b'"', at + 1)
     if close < 0:
         return None
-    return kind, line[at + 1 : close]
+    trace_id = line[at + 1 : close]
+    if b"\\" in trace_id:
+        return None
+    return kind, trace_id

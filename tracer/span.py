@@ -316,8 +316,21 @@ def exception_attributes(exc: BaseException) -> dict[str, str]:
     }
 
 
-def _preview(encoded: bytes, value: Any) -> str:
-    text = value if isinstance(value, str) else encoded.decode("utf-8", "replace")
+# Encoding cap for a preview: enough bytes for PREVIEW_MAX_CHARS characters even when each is escaped.
+_PREVIEW_CAP_BYTES = 6 * PREVIEW_MAX_CHARS + 6
+
+
+def _preview(value: Any) -> str:
+    """`value` as compact JSON (a str as itself), cut to PREVIEW_MAX_CHARS characters with "..."."""
+    if isinstance(value, str):
+        text = value
+    else:
+        encoded = encode_value(value, _PREVIEW_CAP_BYTES)
+        # Over the cap, encode_value returns a JSON string holding the cut JSON text: unwrap it.
+        if len(encoded) > _PREVIEW_CAP_BYTES:
+            text = orjson.loads(encoded)
+        else:
+            text = encoded.decode("utf-8", "replace")
     if len(text) > PREVIEW_MAX_CHARS:
         text = text[: PREVIEW_MAX_CHARS - 3] + "..."
     return text
@@ -348,7 +361,7 @@ def open_span(
     if parent is None:
         trace.root = span
         if inputs is not None:
-            trace.request_preview = _preview(encode_value(inputs, PREVIEW_MAX_CHARS + 1), inputs)
+            trace.request_preview = _preview(inputs)
     max_bytes = settings.max_value_bytes
     try:
         line = schema.encode_span_start(
@@ -465,8 +478,8 @@ def _end_trace(trace: _TraceState, root: LiveSpan, end_ns: int, outputs: Any) ->
     response_preview = trace.response_preview
     if response_preview is None and outputs is not None:
         if isinstance(outputs, orjson.Fragment):
-            outputs = orjson.loads(outputs.contents)
-        response_preview = _preview(encode_value(outputs, PREVIEW_MAX_CHARS + 1), outputs)
+            outputs = orjson.loads(orjson.dumps(outputs))  # Fragment: its JSON back
+        response_preview = _preview(outputs)
     # The counters were created at 1 and advanced once per span / error: their next value - 1.
     span_count = next(trace.span_counter) - 1
     error_count = next(trace.error_counter) - 1
