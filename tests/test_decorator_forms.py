@@ -284,7 +284,7 @@ def test_function_kind_predicates_preserved(fn: Any) -> None:
 
 
 def test_decorator_order_with_other_decorator(deterministic: Path) -> None:
-    """@trace over another functools.wraps decorator records the inner function's inputs and the outer result."""
+    """@trace over a functools.wraps decorator records the inner function's inputs and the outer result."""
     import functools
 
     def doubled(fn: Any) -> Any:
@@ -380,7 +380,7 @@ def test_binding_examples(deterministic: Path) -> None:
 
 
 def test_misfit_call_still_runs_and_marks_inputs_unavailable(deterministic: Path) -> None:
-    """A call not matching the signature raises the function's own TypeError; the span says inputs unavailable."""
+    """A misfit call raises the function's own TypeError; the span records inputs as unavailable."""
     calls = []
 
     def takes_two(a: int, b: int) -> int:

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import span_records
 
 import tracer
-from conftest import span_records
 
 TRACER_DIR = os.path.dirname(os.path.abspath(tracer.__file__)) + os.sep
 THIS_FILE = os.path.abspath(__file__)
@@ -274,7 +274,7 @@ async def test_coroutine_raise_records(deterministic: Path) -> None:
 
 
 async def test_coroutine_cancelled_recorded_as_error(deterministic: Path) -> None:
-    """A cancelled traced coroutine ends ERROR with a CancelledError event, and the cancellation propagates."""
+    """A cancelled traced coroutine ends ERROR with a CancelledError event; the cancellation propagates."""
     started = asyncio.Event()
 
     @tracer.trace
@@ -304,8 +304,7 @@ async def test_coroutine_cancelled_recorded_as_error(deterministic: Path) -> Non
 
 @tracer.trace
 def count_up(n: int):
-    for i in range(n):
-        yield i
+    yield from range(n)
     return "done"
 
 
@@ -360,8 +359,6 @@ def test_generator_return_value_preserved(deterministic: Path) -> None:
         return result
 
     assert list(outer()) == [0, 1]
-    gen2 = outer()
-    list(gen2)
     delegate = outer()
     next(delegate)
     next(delegate)
@@ -576,7 +573,7 @@ def test_generator_output_reducer(deterministic: Path) -> None:
 
 
 def test_raising_output_reducer_does_not_break_stream(deterministic: Path) -> None:
-    """A reducer that raises leaves the consumer's stream intact; the span keeps the raw items and says why."""
+    """A raising reducer leaves the consumer's stream intact; the span keeps the raw items and says why."""
 
     def bad_reducer(items: list[Any]) -> Any:
         raise ZeroDivisionError("reducer broke")

@@ -28,7 +28,14 @@ import orjson
 
 from tracer import schema
 from tracer.config import settings
-from tracer.values import encode_value, json_default, mapping_fragment, to_json_value, value_fragment
+from tracer.values import (
+    _clean_str,
+    encode_value,
+    json_default,
+    mapping_fragment,
+    to_json_value,
+    value_fragment,
+)
 from tracer.writer import writer
 
 logger = logging.getLogger("tracer")
@@ -323,7 +330,7 @@ _PREVIEW_CAP_BYTES = 6 * PREVIEW_MAX_CHARS + 6
 def _preview(value: Any) -> str:
     """`value` as compact JSON (a str as itself), cut to PREVIEW_MAX_CHARS characters with "..."."""
     if isinstance(value, str):
-        text = value
+        text = _clean_str(value)  # lone surrogates would make the summary record unencodable
     else:
         encoded = encode_value(value, _PREVIEW_CAP_BYTES)
         # Over the cap, encode_value returns a JSON string holding the cut JSON text: unwrap it.
@@ -397,6 +404,8 @@ def open_span(
 
 
 def _clean_name(text: Any) -> str:
+    if type(text) is str and len(text) <= 680 and text.isascii():
+        return text  # the common case, same result: at most 6 JSON bytes a character, under the cap
     return to_json_value(text if isinstance(text, str) else _safe_str(text), 4096)
 
 
@@ -468,6 +477,9 @@ def end_span(
             )
         writer.write(line)
         if trace.root is span:
+            # The trace is over. Dropping the root also breaks the span <-> trace reference cycle, so
+            # both are freed at once instead of piling up for the cyclic garbage collector.
+            trace.root = None
             _end_trace(trace, span, end_ns, outputs if has_outputs else None)
     except Exception as exc:
         internal_error(exc)

@@ -123,6 +123,8 @@ def _sanitize(value: Any, seen: set[int], depth: int) -> Any:
 def _sanitize_key(key: Any) -> str:
     if isinstance(key, str):
         return _clean_str(key)
+    if type(key) is int:
+        return str(key)  # as orjson writes int keys, and without its 64-bit limit
     if key is None or isinstance(key, (bool, int, float)):
         return _dumps(key).decode() if not isinstance(key, float) or key == key else "NaN"
     return _clean_str(_safe_repr(key))

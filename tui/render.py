@@ -8,9 +8,11 @@ Imports: Rich, the store and the formatting helpers; never Textual.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -20,10 +22,21 @@ from tui.format import STATUS_ICONS, STATUS_STYLES, compact_json, format_duratio
 from tui.sanitize import safe_text
 from tui.store import Span, Trace, TraceStore, TraceSummary
 
+_MAX_VALUE_CHARS = 20_000
+
 
 def make_console() -> Console:
+    """A console writing plain text unless stdout is a terminal and NO_COLOR is unset."""
     # highlight=False: Rich's repr highlighter would colour numbers and URLs inside user data.
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    plain = bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()
+    return Console(
+        file=sys.stdout,
+        highlight=False,
+        soft_wrap=False,
+        color_system=None if plain else "auto",
+        emoji=False,
+        markup=False,
+    )
 
 
 def status_text(status: str) -> Text:
@@ -36,19 +49,33 @@ def print_trace_list(summaries: list[TraceSummary], store: TraceStore) -> None:
         console.print(Text("no traces"))
         return
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for column in ("status", "started", "trace id", "name", "duration", "spans", "request", "response"):
-        table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=48)
+    rows = []
     for summary in summaries:
-        table.add_row(
-            status_text(summary.status),
-            Text(format_time(summary.start_ns)),
-            Text(summary.trace_id[:12]),
-            safe_text(summary.name),
-            Text(format_duration(None if summary.duration_ms is None else summary.duration_ms * 1e6)),
-            Text(str(summary.span_count)),
-            safe_text(summary.request_preview or ""),
-            safe_text(summary.response_preview or ""),
+        request = safe_text(summary.request_preview or "")
+        response = safe_text(summary.response_preview or "")
+        for preview in (request, response):
+            preview.no_wrap, preview.overflow = True, "ellipsis"  # one line, even in a narrow column
+        rows.append(
+            (
+                status_text(summary.status),
+                Text(format_time(summary.start_ns)),
+                Text(summary.trace_id[:12]),
+                safe_text(summary.name),
+                Text(format_duration(None if summary.duration_ms is None else summary.duration_ms * 1e6)),
+                Text(str(summary.span_count)),
+                request,
+                response,
+            )
         )
+    # In a narrow terminal (or 80 columns when piped) the previews give way first; status, time, id
+    # and name keep their full width (up to 48), so `tracetui ls | grep NAME` finds the trace.
+    names = ("status", "started", "trace id", "name", "duration", "spans", "request", "response")
+    for index, column in enumerate(names):
+        preview = column in ("request", "response")
+        keep = None if preview or index > 3 else min(48, max(len(row[index]) for row in rows))
+        table.add_column(column, no_wrap=not preview, overflow="ellipsis", max_width=48, min_width=keep)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 
@@ -67,9 +94,11 @@ def _span_label(span: Span) -> Text:
 
 def _value_block(title: str, value: object) -> RenderableType:
     text = value if isinstance(value, str) else pretty_json(value)
-    body = safe_text(text, multiline=True)
-    body.truncate(20_000)
-    return Group(Text(f"{title}:", style="bold"), Text("  ").append_text(body))
+    if len(text) > _MAX_VALUE_CHARS:
+        text = text[:_MAX_VALUE_CHARS] + f"\n… ({len(text) - _MAX_VALUE_CHARS:,} more characters; use --json)"
+    return Group(
+        Text(f"{title}:", style="bold"), Padding(safe_text(text, multiline=True), (0, 0, 0, 2), expand=False)
+    )
 
 
 def _span_details(span: Span) -> list[RenderableType]:
@@ -96,7 +125,11 @@ def _span_details(span: Span) -> list[RenderableType]:
         if event.name == schema.EXCEPTION_EVENT:
             stack = event.attributes.get(schema.EXCEPTION_STACKTRACE)
             parts.append(Text("exception:", style="bold red"))
-            parts.append(safe_text(stack or compact_json(event.attributes), "red", multiline=True))
+            parts.append(
+                Padding(
+                    safe_text(stack or compact_json(event.attributes), "red", multiline=True), (0, 0, 0, 2)
+                )
+            )
         else:
             offset = "" if span.start_ns is None else f" +{format_duration(event.time_ns - span.start_ns)}"
             line = Text("event ", style="bold").append_text(safe_text(event.name))
