@@ -43,6 +43,7 @@ logger = logging.getLogger("tracer")
 _TRACER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 PREVIEW_MAX_CHARS = 1000
 _EMPTY = orjson.Fragment(b"{}")
+_Fragment = orjson.Fragment
 
 
 class SpanType:
@@ -323,21 +324,23 @@ def exception_attributes(exc: BaseException) -> dict[str, str]:
     }
 
 
-# Encoding cap for a preview: enough bytes for PREVIEW_MAX_CHARS characters even when each is escaped.
-_PREVIEW_CAP_BYTES = 6 * PREVIEW_MAX_CHARS + 6
-
-
-def _preview(value: Any) -> str:
-    """`value` as compact JSON (a str as itself), cut to PREVIEW_MAX_CHARS characters with "..."."""
+def _preview(encoded: bytes, value: Any) -> str:
+    """A trace list preview: `value` as compact JSON (a str as itself), cut to PREVIEW_MAX_CHARS
+    characters with "...". `encoded` is `value` as `encode_value` encoded it (computed once, shared
+    with the span record)."""
     if isinstance(value, str):
-        text = _clean_str(value)  # lone surrogates would make the summary record unencodable
+        # Cut first (a 50 MB output is not cleaned in full); lone surrogates would make the summary
+        # record unencodable.
+        text = value[: PREVIEW_MAX_CHARS + 1]
+        if not text.isascii():
+            text = _clean_str(text)
+    elif len(encoded) <= PREVIEW_MAX_CHARS:
+        return encoded.decode("utf-8", "replace")
+    elif encoded[:1] == b'"' and not isinstance(value, str) and encoded.endswith(b']"'):
+        text = orjson.loads(encoded)  # truncated by encode_value: a JSON string of the cut JSON text
     else:
-        encoded = encode_value(value, _PREVIEW_CAP_BYTES)
-        # Over the cap, encode_value returns a JSON string holding the cut JSON text: unwrap it.
-        if len(encoded) > _PREVIEW_CAP_BYTES:
-            text = orjson.loads(encoded)
-        else:
-            text = encoded.decode("utf-8", "replace")
+        # At most 4 UTF-8 bytes a character: this many bytes hold the first PREVIEW_MAX_CHARS.
+        text = encoded[: 4 * PREVIEW_MAX_CHARS + 4].decode("utf-8", "ignore")
     if len(text) > PREVIEW_MAX_CHARS:
         text = text[: PREVIEW_MAX_CHARS - 3] + "..."
     return text
@@ -365,11 +368,15 @@ def open_span(
         parent_id = parent._span_id
     span = LiveSpan(trace, ids.span_id(), parent_id, name, span_type, start_ns)
     next(trace.span_counter)
+    max_bytes = settings.max_value_bytes
     if parent is None:
         trace.root = span
         if inputs is not None:
-            trace.request_preview = _preview(inputs)
-    max_bytes = settings.max_value_bytes
+            # Encoded once, for both the record and the request preview.
+            encoded = encode_value(inputs, max_bytes)
+            trace.request_preview = _preview(encoded, inputs)
+            if len(encoded) <= max_bytes:
+                inputs = _Fragment(encoded)
     try:
         line = schema.encode_span_start(
             trace.trace_id,
@@ -446,10 +453,21 @@ def end_span(
         elif status == schema.STATUS_ERROR:
             next(span._trace.error_counter)
         trace = span._trace
+        max_bytes = settings.max_value_bytes
+        is_root = trace.root is span
         if span._outputs is not None:
             outputs, has_outputs = span._outputs, True
+        if is_root:
+            # Encoded once, for both the record and the response preview.
+            if not has_outputs or outputs is None:
+                response_preview = None
+            elif isinstance(outputs, orjson.Fragment):
+                response_preview = _preview(orjson.dumps(outputs), None)
+            else:
+                encoded = encode_value(outputs, max_bytes)
+                response_preview = _preview(encoded, outputs)
+                outputs = _Fragment(encoded)
         attributes = span._end_attributes or _EMPTY
-        max_bytes = settings.max_value_bytes
         try:
             line = schema.encode_span_end(
                 trace.trace_id,
@@ -471,47 +489,58 @@ def end_span(
                 end_ns,
                 status,
                 span._status_message,
-                value_fragment(outputs, max_bytes) if has_outputs else None,
+                (outputs if isinstance(outputs, _Fragment) else value_fragment(outputs, max_bytes))
+                if has_outputs
+                else None,
                 attributes,
                 span._inputs,
             )
         writer.write(line)
-        if trace.root is span:
+        if is_root:
             # The trace is over. Dropping the root also breaks the span <-> trace reference cycle, so
             # both are freed at once instead of piling up for the cyclic garbage collector.
             trace.root = None
-            _end_trace(trace, span, end_ns, outputs if has_outputs else None)
+            _end_trace(trace, span, end_ns, response_preview)
     except Exception as exc:
         internal_error(exc)
 
 
-def _end_trace(trace: _TraceState, root: LiveSpan, end_ns: int, outputs: Any) -> None:
+def _end_trace(trace: _TraceState, root: LiveSpan, end_ns: int, response_preview: str | None) -> None:
     global _last_trace_id
-    response_preview = trace.response_preview
-    if response_preview is None and outputs is not None:
-        if isinstance(outputs, orjson.Fragment):
-            outputs = orjson.loads(orjson.dumps(outputs))  # Fragment: its JSON back
-        response_preview = _preview(outputs)
+    if trace.response_preview is not None:
+        response_preview = trace.response_preview
     # The counters were created at 1 and advanced once per span / error: their next value - 1.
-    span_count = next(trace.span_counter) - 1
-    error_count = next(trace.error_counter) - 1
-    writer.write(
-        schema.encode_trace_summary(
-            trace.trace_id,
-            root_span_id=root._span_id,
-            name=_clean_name(root._name),
-            status=root._status,
-            start_ns=root._start_ns,
-            end_ns=end_ns,
-            span_count=span_count,
-            error_count=error_count,
-            request_preview=trace.request_preview,
-            response_preview=response_preview,
-            tags=trace.tags,
-            metadata=trace.metadata,
-        )
-    )
+    counts = (next(trace.span_counter) - 1, next(trace.error_counter) - 1)
+    try:
+        line = _encode_summary(trace, root, root._name, end_ns, counts, response_preview)
+    except Exception:  # a name orjson refuses (not a str, lone surrogates)
+        line = _encode_summary(trace, root, _clean_name(root._name), end_ns, counts, response_preview)
+    writer.write(line)
     _last_trace_id = trace.trace_id
+
+
+def _encode_summary(
+    trace: _TraceState,
+    root: LiveSpan,
+    name: str,
+    end_ns: int,
+    counts: tuple[int, int],
+    response_preview: str | None,
+) -> bytes:
+    return schema.encode_trace_summary(
+        trace.trace_id,
+        root_span_id=root._span_id,
+        name=name,
+        status=root._status,
+        start_ns=root._start_ns,
+        end_ns=end_ns,
+        span_count=counts[0],
+        error_count=counts[1],
+        request_preview=trace.request_preview,
+        response_preview=response_preview,
+        tags=trace.tags,
+        metadata=trace.metadata,
+    )
 
 
 def update_current_trace(
