@@ -102,6 +102,41 @@ def show_command(
     _report_skipped(store)
 
 
+@app.command("prune")
+def prune_command(
+    directory: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="Trace directory (default: $TRACETUI_DIR, else ./traces)."),
+    ] = None,
+    dir_option: DirOption = None,
+    older_than: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--older-than", help="Delete files last written longer ago than this (30m, 12h, 7d, 2w)."
+        ),
+    ] = None,
+    max_size: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--max-size", help="Delete the oldest files until the rest fit (500MB, 2GB, 1.5GiB)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print what would be deleted.")] = False,
+) -> None:
+    """Delete whole old trace files; never one a live writer may still hold open."""
+    from tui.prune import PruneError, run
+
+    try:
+        code = run(
+            _resolve_dir(directory, dir_option),
+            older_than=older_than,
+            max_size=max_size,
+            dry_run=dry_run,
+            echo=typer.echo,
+        )
+    except PruneError as exc:
+        raise _fail(str(exc))
+    raise typer.Exit(code)
+
+
 @app.command("watch")
 def watch_command(
     directory: Annotated[

@@ -8,18 +8,40 @@ after writing: it waits (`wait_for`) until the app shows what it should, or fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from rich.segment import Segment
 from textual.app import App
 from textual.pilot import Pilot
+from textual.widget import Widget
+from textual.widgets import TabPane, Tree
 
 from tracer import schema
+from tui.app import TraceApp, make_app
 
 SIZE = (140, 45)
+
+
+@contextlib.asynccontextmanager
+async def run_app(path: Path, *, poll: bool = False, follow: bool = False) -> AsyncIterator[Pilot[Any]]:
+    """`make_app(path).run_test(size=SIZE)`, stopping the watcher thread however the test ends (a
+    crashed app would otherwise leave it running and hang the interpreter at exit)."""
+    app = make_app(path, poll=poll, follow=follow)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            yield pilot
+    finally:
+        app.watcher.stop()
+
+
+def app_of(pilot: Pilot[Any]) -> TraceApp:
+    app = pilot.app
+    assert isinstance(app, TraceApp)
+    return app
 
 
 async def wait_for(
@@ -47,6 +69,18 @@ async def settle(pilot: Pilot[Any], seconds: float = 0.3) -> None:
     await asyncio.sleep(0)
 
 
+async def show_tab(pilot: Pilot[Any], detail: Widget, tab: str) -> None:
+    """Switch the span detail to `tab` and wait until that pane (and only it) is on screen."""
+    detail.active = tab  # type: ignore[attr-defined]
+
+    def shown() -> bool:
+        panes = list(detail.query(TabPane))
+        return all((pane.id == tab) == (pane.region.area > 0) for pane in panes)
+
+    await wait_for(pilot, shown, what=f"the {tab} tab on screen")
+    await pilot.pause()
+
+
 def screen_segments(app: App[Any]) -> list[Segment]:
     """Every segment the current screen would send to the terminal (text and style)."""
     strips = app.screen._compositor.render_strips()
@@ -56,6 +90,41 @@ def screen_segments(app: App[Any]) -> list[Segment]:
 def screen_text(app: App[Any]) -> str:
     """The current screen as plain text, one line per terminal row."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def widget_lines(app: App[Any], widget: Widget) -> list[str]:
+    """The screen rows covered by `widget`, cropped to it, as plain text."""
+    region = widget.region
+    strips = app.screen._compositor.render_strips()
+    return [strip.crop(region.x, region.right).text for strip in strips[region.y : region.bottom]]
+
+
+def text_of(app: App[Any], widget: Widget) -> str:
+    """What `widget` shows on screen now, as plain text (rows joined by newlines)."""
+    return "\n".join(widget_lines(app, widget))
+
+
+def tree_labels(tree: Tree[Any]) -> list[str]:
+    """The plain labels of every node of `tree` (collapsed branches too), depth first."""
+    labels: list[str] = []
+
+    def walk(node: Any) -> None:
+        for child in node.children:
+            labels.append(child.label.plain)
+            walk(child)
+
+    walk(tree.root)
+    return labels
+
+
+def visible_labels(tree: Tree[Any]) -> list[str]:
+    """The labels of the nodes currently shown (inside expanded branches), top to bottom."""
+    labels = []
+    line = 0
+    while (node := tree.get_node_at_line(line)) is not None:
+        labels.append(node.label.plain)
+        line += 1
+    return labels
 
 
 def append(path: Path, *lines: bytes) -> None:

@@ -133,8 +133,9 @@ def test_files_other_than_jsonl_are_ignored(tmp_path: Path):
     assert tailer.files() == [trace]
 
 
-def test_files_are_read_in_name_order(tmp_path: Path):
-    """Files come oldest name first (names begin with a UTC timestamp)."""
+def test_files_are_read_newest_name_first(tmp_path: Path):
+    """Files come newest name first (names begin with a UTC timestamp), so a viewer shows the newest
+    traces while older files are still being read."""
     names = [
         "20240103T000000-x-1-001.jsonl",
         "20240101T000000-x-1-001.jsonl",
@@ -142,7 +143,7 @@ def test_files_are_read_in_name_order(tmp_path: Path):
     ]
     for name in names:
         (tmp_path / name).write_bytes(name.encode() + b"\n")
-    assert [line.decode() for _, _, line in lines_of(DirectoryTailer(tmp_path))] == sorted(names)
+    assert [line.decode() for _, _, line in lines_of(DirectoryTailer(tmp_path))] == sorted(names, reverse=True)
 
 
 def test_a_path_that_is_a_single_file_is_followed(tmp_path: Path):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import threading
 import traceback
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ import orjson
 
 from tracer import schema
 from tracer.config import settings
+from tracer.schema import encode_span_end, encode_span_start, encode_trace_summary
 from tracer.values import (
     _clean_str,
     encode_value,
@@ -38,12 +40,16 @@ from tracer.values import (
 )
 from tracer.writer import writer
 
+# The writer's hot path, inlined (`Writer.write` does the same): queue the line, wake the thread.
+_queue = writer.pending.append
+
 logger = logging.getLogger("tracer")
 
 _TRACER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 PREVIEW_MAX_CHARS = 1000
 _EMPTY = orjson.Fragment(b"{}")
 _Fragment = orjson.Fragment
+_UNSET, _OK, _ERROR = schema.STATUS_UNSET, schema.STATUS_OK, schema.STATUS_ERROR
 
 
 class SpanType:
@@ -100,8 +106,17 @@ def internal_error(exc: BaseException) -> None:
         logger.warning("tracer: internal error, tracing may be incomplete: %r", exc, exc_info=exc)
 
 
+# Guards the lazy creation of a trace's rarely used parts (error counter, tags, metadata), which two
+# threads of one trace might otherwise create twice.
+_trace_lock = threading.Lock()
+
+
 class _TraceState:
-    """What one trace accumulates across its spans (shared by reference, also across threads)."""
+    """What one trace accumulates across its spans (shared by reference, also across threads).
+
+    The error counter and the tags/metadata dicts are created when first needed (under `_trace_lock`):
+    most traces never use them, and every trace pays for what it creates.
+    """
 
     __slots__ = (
         "trace_id",
@@ -119,11 +134,34 @@ class _TraceState:
         self.root: LiveSpan | None = None
         # itertools.count: next() is atomic under the GIL, so spans in several threads count right.
         self.span_counter = itertools.count(1)
-        self.error_counter = itertools.count(1)
-        self.tags: dict[str, Any] = {}
-        self.metadata: dict[str, Any] = {}
+        self.error_counter: itertools.count[int] | None = None
+        self.tags: dict[str, Any] | None = None
+        self.metadata: dict[str, Any] | None = None
         self.request_preview: str | None = None
         self.response_preview: str | None = None
+
+    def count_error(self) -> None:
+        counter = self.error_counter
+        if counter is None:
+            with _trace_lock:
+                if self.error_counter is None:
+                    self.error_counter = itertools.count(1)
+                counter = self.error_counter
+        next(counter)
+
+    def tags_dict(self) -> dict[str, Any]:
+        if self.tags is None:
+            with _trace_lock:
+                if self.tags is None:
+                    self.tags = {}
+        return self.tags
+
+    def metadata_dict(self) -> dict[str, Any]:
+        if self.metadata is None:
+            with _trace_lock:
+                if self.metadata is None:
+                    self.metadata = {}
+        return self.metadata
 
 
 class LiveSpan:
@@ -358,30 +396,28 @@ def open_span(
 
     `inputs` is a raw dict (or None); `attributes` a raw dict or an already-encoded Fragment.
     """
-    ids = settings.ids
     start_ns = settings.clock()
     if parent is None:
+        ids = settings.ids
         trace = _TraceState(ids.trace_id())
-        parent_id = None
-    else:
-        trace = parent._trace
-        parent_id = parent._span_id
-    span = LiveSpan(trace, ids.span_id(), parent_id, name, span_type, start_ns)
-    next(trace.span_counter)
-    max_bytes = settings.max_value_bytes
-    if parent is None:
+        span = LiveSpan(trace, ids.span_id(), None, name, span_type, start_ns)
         trace.root = span
         if inputs is not None:
             # Encoded once, for both the record and the request preview.
+            max_bytes = settings.max_value_bytes
             encoded = encode_value(inputs, max_bytes)
             trace.request_preview = _preview(encoded, inputs)
             if len(encoded) <= max_bytes:
                 inputs = _Fragment(encoded)
+    else:
+        trace = parent._trace
+        span = LiveSpan(trace, settings.ids.span_id(), parent._span_id, name, span_type, start_ns)
+    next(trace.span_counter)
     try:
-        line = schema.encode_span_start(
+        line = encode_span_start(
             trace.trace_id,
             span._span_id,
-            parent_id,
+            span._parent_id,
             name,
             span_type,
             start_ns,
@@ -390,13 +426,14 @@ def open_span(
             location,
             json_default,
         )
-        if len(line) > max_bytes:
+        if len(line) > settings.max_value_bytes:
             raise OverflowError  # some value may be over the cap: encode value by value
     except Exception:
-        line = schema.encode_span_start(
+        max_bytes = settings.max_value_bytes
+        line = encode_span_start(
             trace.trace_id,
             span._span_id,
-            parent_id,
+            span._parent_id,
             _clean_name(name),
             _clean_name(span_type),
             start_ns,
@@ -406,7 +443,9 @@ def open_span(
             else mapping_fragment(attributes or {}, max_bytes),
             location,
         )
-    writer.write(line)
+    _queue(line)
+    if not writer.armed:
+        writer.arm()
     return span
 
 
@@ -447,43 +486,42 @@ def end_span(
         span._ended = True
         if end_ns is None:
             end_ns = settings.clock()
-        status = span._status
-        if status == schema.STATUS_UNSET:
-            status = span._status = schema.STATUS_OK
-        elif status == schema.STATUS_ERROR:
-            next(span._trace.error_counter)
         trace = span._trace
-        max_bytes = settings.max_value_bytes
-        is_root = trace.root is span
+        status = span._status
+        if status == _UNSET:
+            status = span._status = _OK
+        elif status == _ERROR:
+            trace.count_error()
         if span._outputs is not None:
             outputs, has_outputs = span._outputs, True
+        is_root = trace.root is span
         if is_root:
             # Encoded once, for both the record and the response preview.
             if not has_outputs or outputs is None:
                 response_preview = None
-            elif isinstance(outputs, orjson.Fragment):
+            elif isinstance(outputs, _Fragment):
                 response_preview = _preview(orjson.dumps(outputs), None)
             else:
-                encoded = encode_value(outputs, max_bytes)
+                encoded = encode_value(outputs, settings.max_value_bytes)
                 response_preview = _preview(encoded, outputs)
                 outputs = _Fragment(encoded)
-        attributes = span._end_attributes or _EMPTY
         try:
-            line = schema.encode_span_end(
+            line = encode_span_end(
                 trace.trace_id,
                 span._span_id,
                 end_ns,
                 status,
                 span._status_message,
                 outputs if has_outputs else None,
-                attributes,
+                span._end_attributes or _EMPTY,
                 span._inputs,
                 json_default,
             )
-            if len(line) > max_bytes:
+            if len(line) > settings.max_value_bytes:
                 raise OverflowError
         except Exception:
-            line = schema.encode_span_end(
+            max_bytes = settings.max_value_bytes
+            line = encode_span_end(
                 trace.trace_id,
                 span._span_id,
                 end_ns,
@@ -492,15 +530,17 @@ def end_span(
                 (outputs if isinstance(outputs, _Fragment) else value_fragment(outputs, max_bytes))
                 if has_outputs
                 else None,
-                attributes,
+                span._end_attributes or _EMPTY,
                 span._inputs,
             )
-        writer.write(line)
+        _queue(line)
         if is_root:
             # The trace is over. Dropping the root also breaks the span <-> trace reference cycle, so
             # both are freed at once instead of piling up for the cyclic garbage collector.
             trace.root = None
             _end_trace(trace, span, end_ns, response_preview)
+        if not writer.armed:
+            writer.arm()
     except Exception as exc:
         internal_error(exc)
 
@@ -510,12 +550,14 @@ def _end_trace(trace: _TraceState, root: LiveSpan, end_ns: int, response_preview
     if trace.response_preview is not None:
         response_preview = trace.response_preview
     # The counters were created at 1 and advanced once per span / error: their next value - 1.
-    counts = (next(trace.span_counter) - 1, next(trace.error_counter) - 1)
+    span_count = next(trace.span_counter) - 1
+    error_count = 0 if trace.error_counter is None else next(trace.error_counter) - 1
     try:
-        line = _encode_summary(trace, root, root._name, end_ns, counts, response_preview)
+        line = _encode_summary(trace, root, root._name, end_ns, span_count, error_count, response_preview)
     except Exception:  # a name orjson refuses (not a str, lone surrogates)
-        line = _encode_summary(trace, root, _clean_name(root._name), end_ns, counts, response_preview)
-    writer.write(line)
+        name = _clean_name(root._name)
+        line = _encode_summary(trace, root, name, end_ns, span_count, error_count, response_preview)
+    _queue(line)
     _last_trace_id = trace.trace_id
 
 
@@ -524,22 +566,23 @@ def _encode_summary(
     root: LiveSpan,
     name: str,
     end_ns: int,
-    counts: tuple[int, int],
+    span_count: int,
+    error_count: int,
     response_preview: str | None,
 ) -> bytes:
-    return schema.encode_trace_summary(
+    return encode_trace_summary(
         trace.trace_id,
         root_span_id=root._span_id,
         name=name,
         status=root._status,
         start_ns=root._start_ns,
         end_ns=end_ns,
-        span_count=counts[0],
-        error_count=counts[1],
+        span_count=span_count,
+        error_count=error_count,
         request_preview=trace.request_preview,
         response_preview=response_preview,
-        tags=trace.tags,
-        metadata=trace.metadata,
+        tags=trace.tags or {},
+        metadata=trace.metadata or {},
     )
 
 
@@ -561,12 +604,12 @@ def update_current_trace(
         if tags:
             clean = to_json_value(dict(tags), max_bytes)
             if isinstance(clean, dict):
-                trace.tags.update(clean)
+                trace.tags_dict().update(clean)
                 fields[schema.TAGS] = clean
         if metadata:
             clean = to_json_value(dict(metadata), max_bytes)
             if isinstance(clean, dict):
-                trace.metadata.update(clean)
+                trace.metadata_dict().update(clean)
                 fields[schema.METADATA] = clean
         if request_preview is not None:
             trace.request_preview = to_json_value(_safe_str(request_preview), max_bytes)

@@ -20,13 +20,14 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from tracer import schema
 from tui.screens import HelpScreen, ValueScreen, binding_rows
 from tui.store import Trace, TraceStore, TraceSummary
-from tui.tailer import Line
+from tui.tailer import Chunk
 from tui.watcher import TraceWatcher
 from tui.widgets.span_detail import SpanDetail
 from tui.widgets.span_tree import SpanTree
@@ -106,7 +107,7 @@ class TraceApp(App[None]):
         self.path = path
         self.store = TraceStore()
         self.store_lock = threading.Lock()
-        self.watcher = TraceWatcher(path, self._on_lines, self._on_state, poll=poll)
+        self.watcher = TraceWatcher(path, self._on_chunks, self._on_state, poll=poll)
         self.watch_state = "starting"
         self._follow = follow
         self._filter = ""
@@ -151,9 +152,10 @@ class TraceApp(App[None]):
     def _start_watcher(self) -> None:
         self.watcher.run()
 
-    def _on_lines(self, lines: list[Line]) -> None:
+    def _on_chunks(self, chunks: list[Chunk]) -> None:
         with self.store_lock:
-            self.store.ingest_lines(lines)
+            for chunk in chunks:
+                self.store.ingest(chunk)
 
     def _on_state(self, state: str) -> None:
         self.watch_state = state
@@ -165,7 +167,10 @@ class TraceApp(App[None]):
         self._ticks += 1
         store = self.store
         changed = store.version != self._seen_version
-        trace_list = self.query_one(TraceList)
+        try:
+            trace_list = self.query_one(TraceList)
+        except NoMatches:
+            return  # shutting down: the timer can fire once more after the widgets are gone
         with self.store_lock:
             if changed:
                 self._seen_version = store.version

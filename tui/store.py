@@ -11,15 +11,17 @@ without a terminal and used by the CLI's plain JSON output.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import bisect
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
 from tracer import schema
-from tui.tailer import DirectoryTailer
+from tui.tailer import Chunk, DirectoryTailer
 
 PREVIEW_MAX_CHARS = 1000
 
@@ -154,6 +156,7 @@ class Trace:
         self.response_preview: str | None = None
         self.summary_record: dict[str, Any] | None = None
         self._ordered: list[Span] | None = None  # cache of `spans`, dropped on every change
+        self._summary: TraceSummary | None = None  # cache of `summary()`, dropped on every record
 
     def span(self, span_id: str) -> Span:
         """The span with this id, created empty if its start record has not arrived yet."""
@@ -204,6 +207,12 @@ class Trace:
         return [s for s in self.spans if s.parent_id == span_id]
 
     def summary(self) -> TraceSummary:
+        # Cached: the viewer asks for every trace's summary on each refresh, and most have not changed.
+        if self._summary is None:
+            self._summary = self._make_summary()
+        return self._summary
+
+    def _make_summary(self) -> TraceSummary:
         record = self.summary_record
         root = self.root
         spans = self.spans
@@ -243,6 +252,50 @@ class Trace:
             tags=dict(self.tags),
         )
 
+    def apply(self, record: dict[str, Any], source: str) -> None:
+        """Take one decoded record of this trace (any kind, in any order)."""
+        kind = record[schema.KIND]
+        self._summary = None  # any record may change what the summary says
+        if kind == schema.SPAN_START:
+            span = self.span(record[schema.SPAN_ID])
+            span.parent_id = _str_or_none(record.get(schema.PARENT_ID))
+            span.raw_name = record[schema.NAME]
+            span.span_type = _str_or_none(record.get(schema.SPAN_TYPE)) or "UNKNOWN"
+            span.start_ns = record[schema.START_NS]
+            if span.inputs is None:  # an end record's inputs (set later) win over the start's
+                span.inputs = record.get(schema.INPUTS)
+            # Attributes from the end record (already here if it came first) win over the start's.
+            span.attributes = {**_dict(record.get(schema.ATTRIBUTES)), **span.attributes}
+            location = record.get(schema.LOCATION)
+            span.location = location if isinstance(location, dict) else None
+            span.source = source
+            span.started = True
+        elif kind == schema.SPAN_END:
+            span = self.span(record[schema.SPAN_ID])
+            span.end_ns = record[schema.END_NS]
+            span.status = record[schema.STATUS]
+            span.status_message = _str_or_none(record.get(schema.STATUS_MESSAGE)) or ""
+            span.outputs = record.get(schema.OUTPUTS)
+            if schema.INPUTS in record:
+                span.inputs = record[schema.INPUTS]
+            span.attributes.update(_dict(record.get(schema.ATTRIBUTES)))
+        elif kind == schema.SPAN_EVENT:
+            span = self.span(record[schema.SPAN_ID])
+            event = Event(record[schema.NAME], record[schema.TIME_NS], _dict(record.get(schema.ATTRIBUTES)))
+            events = span.events
+            events.append(event)
+            if len(events) > 1 and events[-2].time_ns > event.time_ns:
+                events.sort(key=lambda e: e.time_ns)
+        elif kind == schema.TRACE_UPDATE:
+            self.tags.update(_dict(record.get(schema.TAGS)))
+            self.metadata.update(_dict(record.get(schema.METADATA)))
+            if isinstance(record.get(schema.REQUEST_PREVIEW), str):
+                self.request_preview = record[schema.REQUEST_PREVIEW]
+            if isinstance(record.get(schema.RESPONSE_PREVIEW), str):
+                self.response_preview = record[schema.RESPONSE_PREVIEW]
+        elif kind == schema.TRACE_SUMMARY:
+            self.summary_record = record
+
     def to_json(self) -> dict[str, Any]:
         """The trace as `tracetui show --json` prints it (documented in docs/format.md)."""
         summary = self.summary()
@@ -280,11 +333,175 @@ class SkippedLine:
     reason: str
 
 
+# -- routing lines by their first bytes ---------------------------------------------------------------
+# The format puts `kind` then `trace_id` first (see tracer/schema.py), so where things sit in a line is
+# known once the kind is read. The positions are derived from the schema's own encoder, not spelled here.
+_PREFIX = b'{"kind":"'
+_TID_SEP = b'","trace_id":"'
+_TID_LEN = 32
+_SAMPLE_START = schema.encode_span_start("a" * 32, "b" * 16, None, "n", "t", 0, None, None, None)
+_SAMPLE_END = schema.encode_span_end("a" * 32, "b" * 16, 0, schema.STATUS_ERROR, "", None, {})
+_TID_END_START = _SAMPLE_START.index(b"a" * 32) + 32  # where the trace id ends in a span_start line
+_TID_END_END = _SAMPLE_END.index(b"a" * 32) + 32
+# In span_start: a null parent (a root span) sits at a fixed distance after the trace id.
+_ROOT_MARK = b',"parent_id":null'
+_ROOT_AT = _SAMPLE_START.index(_ROOT_MARK) - _TID_END_START
+# In span_start and span_end: where the span id sits relative to the end of the trace id.
+_SPAN_ID_AT = _SAMPLE_START.index(b"b" * 16) - _TID_END_START
+_ERROR_MARK = b'"status":"' + schema.STATUS_ERROR.encode() + b'"'
+_KIND_CODES = {kind.encode(): kind for kind in schema.KINDS}
+_SPAN_BOUNDS = (schema.SPAN_START, schema.SPAN_END)
+
+
+def _route(line: bytes) -> tuple[str, bytes, int] | None:
+    """(kind, trace id bytes, where the trace id ends) of a line as our writer writes it, else None."""
+    if not line.startswith(_PREFIX):
+        return None
+    quote = line.find(b'"', 9)
+    kind = _KIND_CODES.get(line[9:quote])
+    if kind is None or kind == schema.PROCESS or line[quote : quote + 14] != _TID_SEP:
+        return None
+    tid_end = quote + 14 + _TID_LEN
+    if line[tid_end : tid_end + 1] != b'"':
+        return None
+    return kind, line[quote + 14 : tid_end], tid_end
+
+
+class TraceEntry:
+    """What the index knows of one trace without having parsed its spans: where its records are, and
+    enough to list it (from its summary record, or its root span and counters while it runs)."""
+
+    __slots__ = (
+        "trace_id",
+        "ranges",
+        "records",
+        "root_span_id",
+        "name",
+        "start_ns",
+        "end_ns",
+        "root_status",
+        "span_count",
+        "error_count",
+        "request_preview",
+        "response_preview",
+        "root_request",
+        "root_response",
+        "tags",
+        "metadata",
+        "summary_record",
+        "summary",
+    )
+
+    def __init__(self, trace_id: str) -> None:
+        self.trace_id = trace_id
+        self.ranges: dict[int, list[int]] = {}  # file number -> [first byte, end byte) of its records
+        self.records: list[dict[str, Any]] | None = None  # records fed without a file location
+        self.root_span_id: str | None = None
+        self.name = ""
+        self.start_ns: int | None = None
+        self.end_ns: int | None = None
+        self.root_status: str | None = None
+        self.span_count = 0
+        self.error_count = 0
+        self.request_preview: str | None = None  # set by trace_update records
+        self.response_preview: str | None = None
+        self.root_request: str | None = None  # from the root span's inputs / outputs
+        self.root_response: str | None = None
+        self.tags: dict[str, Any] = {}
+        self.metadata: dict[str, Any] = {}
+        self.summary_record: dict[str, Any] | None = None
+        self.summary: TraceSummary | None = None  # cached; dropped when anything changes
+
+    def note(self, record: dict[str, Any]) -> None:
+        """Take what the list needs from a parsed record of this trace."""
+        kind = record[schema.KIND]
+        self.summary = None
+        if kind == schema.SPAN_START:
+            if record.get(schema.PARENT_ID) is None:
+                self.root_span_id = record[schema.SPAN_ID]
+                self.name = record[schema.NAME]
+                self.start_ns = record[schema.START_NS]
+                inputs = record.get(schema.INPUTS)
+                self.root_request = _preview(inputs)
+        elif kind == schema.SPAN_END:
+            if record[schema.SPAN_ID] == self.root_span_id:
+                self.end_ns = record[schema.END_NS]
+                self.root_status = record[schema.STATUS]
+                self.root_response = _preview(record.get(schema.OUTPUTS))
+        elif kind == schema.TRACE_UPDATE:
+            self.tags.update(_dict(record.get(schema.TAGS)))
+            self.metadata.update(_dict(record.get(schema.METADATA)))
+            if isinstance(record.get(schema.REQUEST_PREVIEW), str):
+                self.request_preview = record[schema.REQUEST_PREVIEW]
+            if isinstance(record.get(schema.RESPONSE_PREVIEW), str):
+                self.response_preview = record[schema.RESPONSE_PREVIEW]
+        elif kind == schema.TRACE_SUMMARY:
+            self.summary_record = record
+
+    def make_summary(self) -> TraceSummary:
+        record = self.summary_record
+        if record is not None:
+            start_ns = record.get(schema.START_NS)
+            return TraceSummary(
+                trace_id=self.trace_id,
+                name=record.get(schema.NAME) or "",
+                status=record.get(schema.STATUS) or schema.STATUS_UNSET,
+                start_ns=start_ns,
+                end_ns=record.get(schema.END_NS),
+                span_count=max(_int(record.get(schema.SPAN_COUNT)), self.span_count),
+                error_count=_int(record.get(schema.ERROR_COUNT)),
+                request_preview=_str_or_none(record.get(schema.REQUEST_PREVIEW)),
+                response_preview=_str_or_none(record.get(schema.RESPONSE_PREVIEW)),
+                tags={**self.tags, **_dict(record.get(schema.TAGS))},
+            )
+        if self.root_status is None:
+            status = schema.TRACE_IN_PROGRESS
+        else:
+            status = self.root_status if self.root_status != schema.STATUS_UNSET else schema.STATUS_OK
+        return TraceSummary(
+            trace_id=self.trace_id,
+            name=self.name,
+            status=status,
+            start_ns=self.start_ns,
+            end_ns=self.end_ns if self.root_status is not None else None,
+            span_count=self.span_count,
+            error_count=self.error_count,
+            request_preview=self.request_preview if self.request_preview is not None else self.root_request,
+            response_preview=self.response_preview
+            if self.response_preview is not None
+            else self.root_response,
+            tags=dict(self.tags),
+        )
+
+    def sort_key(self) -> tuple[int, str]:
+        record = self.summary_record
+        start = record.get(schema.START_NS) if record is not None else self.start_ns
+        return (start if type(start) is int else -1, self.trace_id)
+
+
 class TraceStore:
-    """Traces assembled from records. Feed it with `ingest_line`; ask it with `summaries` / `get`."""
+    """Traces indexed from trace files (or fed line by line), parsed only when asked for.
+
+    Feeding: `ingest_chunk` takes whole lines read from a file at a known offset: each line is routed
+    by its first bytes (`_route`) and only remembered as part of its trace's byte range; the one or two
+    records a trace needs for the list (its summary, its root span) are parsed. `ingest_line` takes a
+    line without a location (tests, other sources) and parses it at once.
+
+    Asking: `summaries()` (newest first) and `view()` answer from the index; `get(trace_id)` parses
+    that trace's records from its byte ranges and keeps it in a small LRU, so the trace a viewer shows
+    is parsed once and then updated in place as its new lines arrive.
+    """
+
+    LOADED_TRACES = 64
 
     def __init__(self) -> None:
-        self._traces: dict[str, Trace] = {}
+        self._entries: dict[str, TraceEntry] = {}
+        self._order: list[tuple[int, str]] = []  # (start_ns, trace_id) ascending: newest last
+        self._order_keys: dict[str, tuple[int, str]] = {}
+        self._loaded: OrderedDict[str, Trace] = OrderedDict()
+        self._files: list[str] = []
+        self._file_numbers: dict[str, int] = {}
+        self._counted_bad: set[tuple[int, int]] = set()  # (file, offset) of lines found bad on load
         self.processes: dict[str, ProcessInfo] = {}
         self.lines_read = 0
         self.lines_skipped = 0
@@ -298,111 +515,365 @@ class TraceStore:
             self.ingest_line(line, source, lineno)
 
     def ingest_line(self, line: bytes, source: str = "<memory>", lineno: int = 0) -> None:
-        """Take one line (without or with its newline). Bad lines are counted, never raised."""
+        """Take one line with no file location (without or with its newline): parsed at once.
+        Bad lines are counted, never raised."""
         self.lines_read += 1
         if not line.strip():
             return
         try:
             record = schema.decode(line)
-            self._apply(record, source)
         except schema.SchemaError as exc:
             self._skip(source, lineno, str(exc))
-        except Exception as exc:  # a record valid in shape but absurd in content
-            self._skip(source, lineno, f"{type(exc).__name__}: {exc}")
+            return
+        self._take_record(record, source, None)
         self.version += 1
+
+    def ingest_chunk(self, source: str, offset: int, first_line: int, data: bytes) -> None:
+        """Index whole lines (`data` ends with a newline) read from `source` starting at byte `offset`;
+        `first_line` is the 1-based number of the first of them."""
+        number = self._file_numbers.get(source)
+        if number is None:
+            number = self._file_numbers[source] = len(self._files)
+            self._files.append(source)
+        entries = self._entries
+        loaded = self._loaded
+        position = offset
+        lineno = first_line - 1
+        lines = data.split(b"\n")
+        lines.pop()  # after the final newline
+        self.lines_read += len(lines)
+        for line in lines:
+            start = position
+            position += len(line) + 1
+            lineno += 1
+            route = _route(line) if line.endswith(b"}") else None
+            if route is None:
+                self._slow_line(line, source, number, lineno, start, position)
+                continue
+            kind, tid_bytes, tid_end = route
+            trace_id = tid_bytes.decode()
+            entry = entries.get(trace_id)
+            if entry is None:
+                entry = entries[trace_id] = TraceEntry(trace_id)
+            span = entry.ranges.get(number)
+            if span is None:
+                entry.ranges[number] = [start, position]
+            else:
+                if start < span[0]:
+                    span[0] = start
+                if position > span[1]:
+                    span[1] = position
+            trace = loaded.get(trace_id)
+            is_root = False
+            if kind == schema.SPAN_EVENT and trace is None:
+                continue
+            if kind == schema.SPAN_START:
+                entry.span_count += 1
+                entry.summary = None
+                is_root = line.startswith(_ROOT_MARK, tid_end + _ROOT_AT)
+                if not is_root and trace is None:
+                    continue
+            elif kind == schema.SPAN_END:
+                if line.find(_ERROR_MARK, tid_end, tid_end + 80) >= 0:
+                    entry.error_count += 1
+                entry.summary = None
+                root = entry.root_span_id
+                at = tid_end + _SPAN_ID_AT
+                is_root = root is not None and line[at : at + 16] == root.encode()
+                if not is_root and trace is None:
+                    continue
+            try:
+                record = schema.decode(line)
+            except schema.SchemaError as exc:
+                self._skip(source, lineno, str(exc))
+                continue
+            if kind != schema.SPAN_EVENT and (is_root or kind not in _SPAN_BOUNDS):
+                entry.note(record)
+                self._place(entry)
+            if trace is not None:
+                trace.apply(record, source)
+        self.version += 1
+
+    def ingest(self, chunk: Chunk) -> None:
+        """Take a chunk from the tailer (a reset chunk first forgets what its file said before)."""
+        if chunk.reset:
+            self.forget_source(chunk.source)
+        if chunk.data:
+            self.ingest_chunk(chunk.source, chunk.offset, chunk.first_line, chunk.data)
+
+    def forget_source(self, source: str) -> None:
+        """A file was deleted, truncated or replaced: drop the traces it held. (A trace that also has
+        records in other files keeps them; its counters may then be high until it is reopened.)"""
+        number = self._file_numbers.get(source)
+        if number is None:
+            return
+        for trace_id, entry in list(self._entries.items()):
+            if entry.ranges.pop(number, None) is None:
+                continue
+            self._loaded.pop(trace_id, None)
+            if not entry.ranges and not entry.records:
+                del self._entries[trace_id]
+                key = self._order_keys.pop(trace_id, None)
+                if key is not None:
+                    at = bisect.bisect_left(self._order, key)
+                    if at < len(self._order) and self._order[at] == key:
+                        del self._order[at]
+        self._counted_bad = {bad for bad in self._counted_bad if bad[0] != number}
+        self.processes.pop(source, None)
+        self.version += 1
+
+    def _slow_line(
+        self, line: bytes, source: str, number: int, lineno: int, start: int, end: int
+    ) -> None:
+        """A line that does not route by its first bytes: a PROCESS record, blank, another writer's
+        key order, or garbage. Parse it to find out."""
+        if not line.strip():
+            return
+        try:
+            record = schema.decode(line)
+        except schema.SchemaError as exc:
+            self._skip(source, lineno, str(exc))
+            self._counted_bad.add((number, start))
+            return
+        self._take_record(record, source, (number, start, end))
+
+    def _take_record(
+        self, record: dict[str, Any], source: str, location: tuple[int, int, int] | None
+    ) -> None:
+        if record[schema.KIND] == schema.PROCESS:
+            self.processes[source] = _process_info(record)
+            return
+        trace_id: str = record[schema.TRACE_ID]
+        entry = self._entries.get(trace_id)
+        if entry is None:
+            entry = self._entries[trace_id] = TraceEntry(trace_id)
+        if location is None:
+            if entry.records is None:
+                entry.records = []
+            entry.records.append(record)
+        else:
+            number, start, end = location
+            span = entry.ranges.get(number)
+            if span is None:
+                entry.ranges[number] = [start, end]
+            else:
+                span[0], span[1] = min(span[0], start), max(span[1], end)
+        kind = record[schema.KIND]
+        if kind == schema.SPAN_START:
+            entry.span_count += 1
+        elif kind == schema.SPAN_END and record[schema.STATUS] == schema.STATUS_ERROR:
+            entry.error_count += 1
+        entry.note(record)
+        self._place(entry)
+        trace = self._loaded.get(trace_id)
+        if trace is not None:
+            trace.apply(record, source)
+
+    def _place(self, entry: TraceEntry) -> None:
+        """Keep `_order` sorted by start time as an entry's start becomes known or changes."""
+        key = entry.sort_key()
+        old = self._order_keys.get(entry.trace_id)
+        if old == key:
+            return
+        if old is not None:
+            at = bisect.bisect_left(self._order, old)
+            if at < len(self._order) and self._order[at] == old:
+                del self._order[at]
+        self._order_keys[entry.trace_id] = key
+        if not self._order or key > self._order[-1]:
+            self._order.append(key)  # the usual case: the newest trace so far
+        else:
+            bisect.insort(self._order, key)
 
     def _skip(self, source: str, lineno: int, reason: str) -> None:
         self.lines_skipped += 1
         if self.first_skipped is None:
             self.first_skipped = SkippedLine(source, lineno, reason)
 
-    def _apply(self, record: dict[str, Any], source: str) -> None:
-        kind = record[schema.KIND]
-        if kind == schema.PROCESS:
-            argv = record.get(schema.ARGV)
-            self.processes[source] = ProcessInfo(
-                pid=_int_or_none(record.get(schema.PID)),
-                host=_str_or_none(record.get(schema.HOST)),
-                argv=[str(a) for a in argv] if isinstance(argv, list) else [],
-                python=_str_or_none(record.get(schema.PYTHON)),
-                tracer_version=_str_or_none(record.get(schema.TRACER_VERSION)),
-                schema_version=_int_or_none(record.get(schema.SCHEMA_VERSION_FIELD)),
-            )
-            return
-        trace_id: str = record[schema.TRACE_ID]
-        trace = self._traces.get(trace_id)
-        if trace is None:
-            trace = self._traces[trace_id] = Trace(trace_id)
-        if kind == schema.SPAN_START:
-            span = trace.span(record[schema.SPAN_ID])
-            span.parent_id = _str_or_none(record.get(schema.PARENT_ID))
-            span.raw_name = record[schema.NAME]
-            span.span_type = _str_or_none(record.get(schema.SPAN_TYPE)) or "UNKNOWN"
-            span.start_ns = record[schema.START_NS]
-            if span.inputs is None:  # an end record's inputs (set later) win over the start's
-                span.inputs = record.get(schema.INPUTS)
-            # Attributes from the end record (already here if it came first) win over the start's.
-            span.attributes = {**_dict(record.get(schema.ATTRIBUTES)), **span.attributes}
-            location = record.get(schema.LOCATION)
-            span.location = location if isinstance(location, dict) else None
-            span.source = source
-            span.started = True
-        elif kind == schema.SPAN_END:
-            span = trace.span(record[schema.SPAN_ID])
-            span.end_ns = record[schema.END_NS]
-            span.status = record[schema.STATUS]
-            span.status_message = _str_or_none(record.get(schema.STATUS_MESSAGE)) or ""
-            span.outputs = record.get(schema.OUTPUTS)
-            if schema.INPUTS in record:
-                span.inputs = record[schema.INPUTS]
-            span.attributes.update(_dict(record.get(schema.ATTRIBUTES)))
-        elif kind == schema.SPAN_EVENT:
-            span = trace.span(record[schema.SPAN_ID])
-            event = Event(record[schema.NAME], record[schema.TIME_NS], _dict(record.get(schema.ATTRIBUTES)))
-            events = span.events
-            if events and events[-1].time_ns > event.time_ns:
-                events.append(event)
-                events.sort(key=lambda e: e.time_ns)
-            else:
-                events.append(event)
-        elif kind == schema.TRACE_UPDATE:
-            trace.tags.update(_dict(record.get(schema.TAGS)))
-            trace.metadata.update(_dict(record.get(schema.METADATA)))
-            if isinstance(record.get(schema.REQUEST_PREVIEW), str):
-                trace.request_preview = record[schema.REQUEST_PREVIEW]
-            if isinstance(record.get(schema.RESPONSE_PREVIEW), str):
-                trace.response_preview = record[schema.RESPONSE_PREVIEW]
-        elif kind == schema.TRACE_SUMMARY:
-            trace.summary_record = record
-
     # -- asking ------------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._traces)
+        return len(self._entries)
 
     def __contains__(self, trace_id: str) -> bool:
-        return trace_id in self._traces
+        return trace_id in self._entries
+
+    def trace_ids(self) -> list[str]:
+        """Every trace id, newest first."""
+        return [trace_id for _, trace_id in reversed(self._order)]
 
     def traces(self) -> Iterator[Trace]:
-        return iter(self._traces.values())
+        """Every trace, parsed (one at a time, newest first)."""
+        for trace_id in self.trace_ids():
+            trace = self.get(trace_id)
+            if trace is not None:
+                yield trace
 
-    def get(self, trace_id: str) -> Trace | None:
-        return self._traces.get(trace_id)
+    def summary(self, trace_id: str) -> TraceSummary | None:
+        entry = self._entries.get(trace_id)
+        if entry is None:
+            return None
+        if entry.summary is None:
+            entry.summary = entry.make_summary()
+        return entry.summary
+
+    def view(self) -> SummaryView:
+        """All traces' summaries, newest first, as a lazy sequence (nothing is built until shown)."""
+        return SummaryView(self, self._order)
+
+    def summaries(self) -> list[TraceSummary]:
+        """Every trace's summary, newest (latest start) first. Traces with no started span yet last."""
+        return list(self.view())
 
     def find(self, id_or_prefix: str) -> list[str]:
         """Ids of the traces that `id_or_prefix` names: an exact id, else every id it prefixes."""
         key = id_or_prefix.strip().lower()
-        if key in self._traces:
+        if key in self._entries:
             return [key]
         if not key:
             return []
-        return [trace_id for trace_id in self._traces if trace_id.startswith(key)]
+        return [trace_id for trace_id in self._entries if trace_id.startswith(key)]
 
-    def summaries(self) -> list[TraceSummary]:
-        """Every trace's summary, newest (latest start) first. Traces with no started span yet last."""
-        result = [trace.summary() for trace in self._traces.values()]
-        result.sort(key=lambda s: s.start_ns if s.start_ns is not None else -1, reverse=True)
-        return result
+    def get(self, trace_id: str) -> Trace | None:
+        """The whole trace, parsed from its records (cached for the most recently asked traces)."""
+        trace = self._loaded.get(trace_id)
+        if trace is not None:
+            self._loaded.move_to_end(trace_id)
+            return trace
+        entry = self._entries.get(trace_id)
+        if entry is None:
+            return None
+        trace = Trace(trace_id)
+        for record in entry.records or ():
+            trace.apply(record, "<memory>")
+        for number, (start, end) in entry.ranges.items():
+            self._load_range(trace, number, start, end)
+        self._loaded[trace_id] = trace
+        if len(self._loaded) > self.LOADED_TRACES:
+            self._loaded.popitem(last=False)
+        return trace
+
+    def _load_range(self, trace: Trace, number: int, start: int, end: int) -> None:
+        source = self._files[number]
+        try:
+            with open(source, "rb") as handle:
+                handle.seek(start)
+                data = handle.read(end - start)
+        except OSError:
+            return  # deleted since it was indexed: show what the other files hold
+        wanted = trace.trace_id.encode()
+        position = start
+        for line in data.split(b"\n"):
+            at = position
+            position += len(line) + 1
+            route = _route(line)
+            if route is not None:
+                if route[1] != wanted:
+                    continue  # another trace's line inside this trace's range
+                try:
+                    record = schema.decode(line)
+                except schema.SchemaError as exc:
+                    self._skip_once(number, at, source, str(exc))
+                    continue
+            else:
+                if not line.strip():
+                    continue
+                try:
+                    record = schema.decode(line)
+                except schema.SchemaError as exc:
+                    self._skip_once(number, at, source, str(exc))
+                    continue
+                if record.get(schema.TRACE_ID) != trace.trace_id:
+                    continue
+            trace.apply(record, source)
+
+    def _skip_once(self, number: int, offset: int, source: str, reason: str) -> None:
+        # A line found bad only now, when its trace is parsed: count it once, however often it is read.
+        if (number, offset) in self._counted_bad:
+            return
+        self._counted_bad.add((number, offset))
+        try:
+            with open(source, "rb") as handle:
+                lineno = handle.read(offset).count(b"\n") + 1
+        except OSError:
+            lineno = 0
+        self._skip(source, lineno, reason)
+
+
+class SummaryView(Sequence[TraceSummary]):
+    """A newest-first sequence of summaries over the store's order, built row by row on demand: a
+    list of 500,000 traces costs nothing until rows are shown."""
+
+    def __init__(self, store: TraceStore, order: list[tuple[int, str]]) -> None:
+        self._store = store
+        self._order = order
+        self._length = len(order)
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> TraceSummary: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[TraceSummary]: ...
+    def __getitem__(self, index: int | slice) -> TraceSummary | list[TraceSummary]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError(index)
+        summary = self._store.summary(self._order[self._length - 1 - index][1])
+        assert summary is not None
+        return summary
+
+    def index_of(self, trace_id: str) -> int | None:
+        """Row of a trace in this view, in O(log n)."""
+        key = self._store._order_keys.get(trace_id)
+        if key is None:
+            return None
+        at = bisect.bisect_left(self._order, key, 0, self._length)
+        if at < self._length and self._order[at] == key:
+            return self._length - 1 - at
+        return None
+
+
+class FilteredView(Sequence[TraceSummary]):
+    """The summaries whose text contains a needle, newest first (ids computed once, rows on demand)."""
+
+    def __init__(self, store: TraceStore, trace_ids: list[str]) -> None:
+        self._store = store
+        self._ids = trace_ids
+        self._rows = {trace_id: i for i, trace_id in enumerate(trace_ids)}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> TraceSummary: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[TraceSummary]: ...
+    def __getitem__(self, index: int | slice) -> TraceSummary | list[TraceSummary]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._ids)))]
+        summary = self._store.summary(self._ids[index])
+        assert summary is not None
+        return summary
+
+    def index_of(self, trace_id: str) -> int | None:
+        return self._rows.get(trace_id)
+
+
+def _process_info(record: dict[str, Any]) -> ProcessInfo:
+    argv = record.get(schema.ARGV)
+    return ProcessInfo(
+        pid=_int_or_none(record.get(schema.PID)),
+        host=_str_or_none(record.get(schema.HOST)),
+        argv=[str(a) for a in argv] if isinstance(argv, list) else [],
+        python=_str_or_none(record.get(schema.PYTHON)),
+        tracer_version=_str_or_none(record.get(schema.TRACER_VERSION)),
+        schema_version=_int_or_none(record.get(schema.SCHEMA_VERSION_FIELD)),
+    )
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -410,8 +881,9 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def load_directory(path: str | Path) -> TraceStore:
-    """A store holding every trace in a directory (or a single trace file) as it is now."""
+    """A store indexing every trace in a directory (or a single trace file) as it is now."""
     store = TraceStore()
     tailer = DirectoryTailer(Path(path))
-    store.ingest_lines(tailer.poll())
+    for chunk in tailer.poll_chunks():
+        store.ingest(chunk)
     return store

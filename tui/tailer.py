@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from tracer import schema
 
@@ -25,6 +26,16 @@ READ_CHUNK_BYTES = 16 * 1024 * 1024
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
 Line = tuple[str, int, bytes]  # (source file, 1-based line number, line without newline)
+
+
+class Chunk(NamedTuple):
+    """Whole lines of one file: `data` ends with a newline and starts at byte `offset`."""
+
+    source: str
+    offset: int
+    first_line: int  # 1-based number of the first line in `data`
+    data: bytes
+    reset: bool = False  # the file was truncated or replaced: forget what was read from it before
 
 
 @dataclass
@@ -52,6 +63,7 @@ class DirectoryTailer:
         self._cursors: dict[Path, FileCursor] = {}
         self.files_reset = 0  # truncations and replacements seen (a user may want to know)
         self.oversized_lines = 0
+        self.files_gone: list[str] = []  # deleted files not yet reported (the caller drains it)
 
     def files(self) -> list[Path]:
         """The trace files as they are now, oldest name first (names start with a UTC timestamp)."""
@@ -64,61 +76,87 @@ class DirectoryTailer:
             return []
 
     def poll(self) -> Iterator[Line]:
-        """The complete lines appended to any file since the last poll."""
+        """The complete lines appended to any file since the last poll, one by one."""
+        for chunk in self.poll_chunks():
+            number = chunk.first_line
+            lines = chunk.data.split(b"\n")
+            lines.pop()
+            for line in lines:
+                yield chunk.source, number, line
+                number += 1
+
+    def poll_chunks(self) -> Iterator[Chunk]:
+        """The complete lines appended since the last poll, as chunks of whole lines with the byte
+        offset they start at; newest file first (so a viewer fills its first screen first). A chunk
+        with `reset` set starts a file over: what was read from it before is gone."""
         current = self.files()
         present = set(current)
         for gone in [p for p in self._cursors if p not in present]:
             del self._cursors[gone]
-        for path in current:
+            self.files_gone.append(str(gone))
+        for path in reversed(current):
             cursor = self._cursors.get(path)
             if cursor is None:
                 cursor = self._cursors[path] = FileCursor(path)
             yield from self._read(cursor)
 
-    def _read(self, cursor: FileCursor) -> Iterator[Line]:
+    def _read(self, cursor: FileCursor) -> Iterator[Chunk]:
         try:
             with open(cursor.path, "rb") as handle:
                 stat = os.fstat(handle.fileno())
                 inode = (stat.st_dev, stat.st_ino)
+                reset = False
                 if cursor.inode != inode or stat.st_size < cursor.offset:
                     if cursor.inode is not None:
                         self.files_reset += 1
+                        reset = True
                     cursor.reset(inode)
                 if stat.st_size == cursor.offset:
+                    if reset:
+                        yield Chunk(str(cursor.path), 0, 1, b"", True)
                     return
                 handle.seek(cursor.offset)
                 while True:
                     data = handle.read(READ_CHUNK_BYTES)
                     if not data:
                         return
-                    cursor.offset += len(data)
-                    yield from self._split(cursor, data)
+                    yield from self._split(cursor, data, reset)
+                    reset = False
         except OSError:
             return  # deleted between listing and opening, or unreadable: try again next poll
 
-    def _split(self, cursor: FileCursor, data: bytes) -> Iterator[Line]:
+    def _split(self, cursor: FileCursor, data: bytes, reset: bool) -> Iterator[Chunk]:
         source = str(cursor.path)
-        start = 0
-        while True:
-            end = data.find(b"\n", start)
-            if end < 0:
-                break
+        # Bytes before `data` not yet handed out: the partial line (or a discarded over-long one).
+        pending_start = cursor.offset - len(cursor.partial)
+        cursor.offset += len(data)
+        last = data.rfind(b"\n")
+        if cursor.discarding:
+            if last < 0:
+                return
+            # The over-long line ends here: report it as one malformed line, then go on after it.
+            first = data.find(b"\n")
+            cursor.discarding = False
             cursor.line_number += 1
-            if cursor.discarding:
-                cursor.discarding = False
-                self.oversized_lines += 1
-                yield source, cursor.line_number, b"\x00oversized line"
-            elif cursor.partial:
-                line = cursor.partial + data[start:end]
-                cursor.partial = b""
-                yield source, cursor.line_number, line
-            else:
-                yield source, cursor.line_number, data[start:end]
-            start = end + 1
-        rest = data[start:]
-        if rest and not cursor.discarding:
-            if len(cursor.partial) + len(rest) > MAX_LINE_BYTES:
+            self.oversized_lines += 1
+            yield Chunk(source, cursor.offset - len(data), cursor.line_number, b"\x00oversized line\n", reset)
+            reset = False
+            data = data[first + 1 :]
+            pending_start = cursor.offset - len(data)
+            last = data.rfind(b"\n")
+        if last < 0:
+            if len(cursor.partial) + len(data) > MAX_LINE_BYTES:
                 cursor.partial = b""
                 cursor.discarding = True
             else:
-                cursor.partial += rest
+                cursor.partial += data
+            if reset:
+                yield Chunk(source, 0, 1, b"", True)
+            return
+        whole = data[: last + 1]
+        if cursor.partial:
+            whole = cursor.partial + whole
+        cursor.partial = data[last + 1 :]
+        first_line = cursor.line_number + 1
+        cursor.line_number += whole.count(b"\n")
+        yield Chunk(source, pending_start, first_line, whole, reset)

@@ -5,7 +5,7 @@ is already there, then waits on filesystem events (watchfiles: inotify / FSEvent
 and reads the new lines after each batch of events. With `poll=True`, or where the OS gives no events,
 watchfiles polls instead. A periodic wake-up re-reads anyway, as a safety net for missed events.
 
-It knows nothing of widgets: it reports through two callbacks, `on_lines(lines)` and `on_state(text)`.
+It knows nothing of widgets: it reports through two callbacks, `on_chunks(chunks)` and `on_state(text)`.
 
 Imports: the standard library, watchfiles and `tui.tailer`; no Textual.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import watchfiles
 
-from tui.tailer import DirectoryTailer, Line
+from tui.tailer import Chunk, DirectoryTailer
 
 # How long watchfiles gathers a burst of events before reporting it, and how often it checks. Low:
 # the viewer's write-to-screen latency budget is 100 ms and the writer itself batches for 10 ms.
@@ -27,8 +27,8 @@ STEP_MS = 10
 # Wake up and re-read at least this often even without events.
 SAFETY_POLL_MS = 1000
 POLL_DELAY_MS = 100
-# Deliver lines in batches of at most this many, so the UI gets progress on a huge backlog.
-BATCH_LINES = 20_000
+# Deliver at most about this much at a time, so the UI shows progress through a huge backlog.
+BATCH_BYTES = 4 * 1024 * 1024
 
 
 class TraceWatcher:
@@ -37,14 +37,14 @@ class TraceWatcher:
     def __init__(
         self,
         path: Path,
-        on_lines: Callable[[list[Line]], None],
+        on_chunks: Callable[[list[Chunk]], None],
         on_state: Callable[[str], None] = lambda state: None,
         *,
         poll: bool = False,
     ) -> None:
         self.path = path
         self.poll_mode = poll
-        self._on_lines = on_lines
+        self._on_chunks = on_chunks
         self._on_state = on_state
         self._stop = threading.Event()
         self.tailer = DirectoryTailer(path)
@@ -57,18 +57,25 @@ class TraceWatcher:
         return self._stop.is_set()
 
     def read_now(self) -> int:
-        """Read and deliver everything new; returns the number of lines delivered."""
+        """Read and deliver everything new; returns the number of bytes delivered."""
         count = 0
-        batch: list[Line] = []
-        for line in self.tailer.poll():
-            batch.append(line)
-            if len(batch) >= BATCH_LINES:
-                self._on_lines(batch)
-                count += len(batch)
-                batch = []
+        batch: list[Chunk] = []
+        batch_bytes = 0
+        for gone in self.tailer.files_gone:
+            batch.append(Chunk(gone, 0, 1, b"", True))
+        self.tailer.files_gone.clear()
+        for chunk in self.tailer.poll_chunks():
+            if self._stop.is_set():
+                break  # quitting mid-index: leave the rest
+            batch.append(chunk)
+            batch_bytes += len(chunk.data)
+            if batch_bytes >= BATCH_BYTES:
+                self._on_chunks(batch)
+                count += batch_bytes
+                batch, batch_bytes = [], 0
         if batch:
-            self._on_lines(batch)
-            count += len(batch)
+            self._on_chunks(batch)
+            count += batch_bytes
         return count
 
     def run(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -18,7 +19,7 @@ from textual.widgets.tree import TreeNode
 
 from tracer import schema
 from tui.format import format_duration
-from tui.sanitize import safe_text
+from tui.sanitize import clean_line, safe_text
 from tui.store import Span, Trace
 
 BAR_WIDTH = 24
@@ -48,6 +49,13 @@ def _waterfall(span: Span, t0: int, total: int, now_ns: int, width: int = BAR_WI
     return bar
 
 
+def _shown_width(name: str) -> int:
+    """Cells a name takes once sanitised (escapes like `\\x1b` are longer than the raw character)."""
+    if name.isascii() and name.isprintable():
+        return len(name)
+    return cell_len(clean_line(name))
+
+
 class SpanTree(Tree[str]):
     """Spans of the selected trace; node data is the span id.
 
@@ -64,6 +72,8 @@ class SpanTree(Tree[str]):
         Binding("j", "cursor_down", "Down", show=False),
         Binding("left", "collapse_or_parent", "Collapse", show=False),
         Binding("right", "expand_node", "Expand", show=False),
+        # Tree's own enter only selects (auto_expand is off, so clicks do not fold): make it fold.
+        Binding("enter", "toggle_node", "Toggle", show=False),
         Binding("plus,equals_sign", "expand_all", "Expand all"),
         Binding("minus", "collapse_all", "Collapse all"),
     ]
@@ -88,7 +98,8 @@ class SpanTree(Tree[str]):
         self.guide_depth = _GUIDE
         self.auto_expand = False
         self._trace_id: str | None = None
-        self._nodes: dict[str, TreeNode[str]] = {}
+        # Not `_nodes`: Textual keeps a widget's children there (shadowing it corrupts the DOM).
+        self._span_nodes: dict[str, TreeNode[str]] = {}
         self._depth: dict[str, int] = {}
         self._labels: dict[str, tuple[object, ...]] = {}
         self._failed_below: set[str] = set()
@@ -115,22 +126,22 @@ class SpanTree(Tree[str]):
         known = {span.span_id for span in spans}
         added = False
         for span in spans:
-            if span.span_id in self._nodes:
+            if span.span_id in self._span_nodes:
                 continue
             parent_id = span.parent_id if span.parent_id in known else None
-            if parent_id is not None and parent_id not in self._nodes:
+            if parent_id is not None and parent_id not in self._span_nodes:
                 # Parent starts later than its child (clock skew across threads): attach at the top
                 # for now; the next rebuild places it right.
                 parent_id = None
-            parent_node = self.root if parent_id is None else self._nodes[parent_id]
+            parent_node = self.root if parent_id is None else self._span_nodes[parent_id]
             self._depth[span.span_id] = 0 if parent_id is None else self._depth[parent_id] + 1
             node = parent_node.add(Text(""), data=span.span_id, expand=True, allow_expand=False)
             parent_node.allow_expand = True
-            self._nodes[span.span_id] = node
+            self._span_nodes[span.span_id] = node
             added = True
         self._relabel(trace, spans)
         if added and self.cursor_line < 0 and spans:
-            self.move_cursor(self._nodes[spans[0].span_id])
+            self.move_cursor(self._span_nodes[spans[0].span_id])
 
     def span_ids_in_order(self) -> list[str]:
         """Span ids in tree (display) order."""
@@ -146,7 +157,7 @@ class SpanTree(Tree[str]):
         return order
 
     def select_span(self, span_id: str) -> bool:
-        node = self._nodes.get(span_id)
+        node = self._span_nodes.get(span_id)
         if node is None:
             return False
         parent = node.parent
@@ -162,7 +173,7 @@ class SpanTree(Tree[str]):
     def _reset(self, trace_id: str | None) -> None:
         self.clear()
         self._trace_id = trace_id
-        self._nodes.clear()
+        self._span_nodes.clear()
         self._depth.clear()
         self._labels.clear()
         self._failed_below.clear()
@@ -186,10 +197,11 @@ class SpanTree(Tree[str]):
                     failed_below.add(parent.span_id)
                     parent = by_id.get(parent.parent_id or "")
         name_width = min(
-            _NAME_WIDTH_MAX, max((self._indent(s.span_id) + len(s.name) for s in spans), default=10)
+            _NAME_WIDTH_MAX,
+            max((self._indent(s.span_id) + _shown_width(s.name) for s in spans), default=10),
         )
         for span in spans:
-            node = self._nodes.get(span.span_id)
+            node = self._span_nodes.get(span.span_id)
             if node is None:
                 continue
             descendant_failed = span.span_id in failed_below
@@ -243,7 +255,7 @@ class SpanTree(Tree[str]):
     def _indent(self, span_id: str) -> int:
         """Cells before a node's label: guides for its depth, plus the expand icon if it has one.
         Names are padded by what is left, so the bars line up in one column."""
-        node = self._nodes.get(span_id)
+        node = self._span_nodes.get(span_id)
         icon = 2 if node is not None and node.allow_expand else 0
         return self._depth.get(span_id, 0) * _GUIDE + icon
 
