@@ -60,10 +60,10 @@ def ls_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
 ) -> None:
     """List traces, newest first."""
-    from tui.store import load_directory
+    from tui.index import open_store
 
     path = _resolve_dir(directory, dir_option)
-    store = load_directory(path)
+    store, _ = open_store(path)
     summaries = store.summaries()
     if as_json:
         _print_json([summary.to_json() for summary in summaries])
@@ -81,10 +81,10 @@ def show_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the trace as JSON.")] = False,
 ) -> None:
     """Print one trace: its span tree, inputs, outputs, events and tracebacks."""
-    from tui.store import load_directory
+    from tui.index import open_store
 
     path = _resolve_dir(None, dir_option)
-    store = load_directory(path)
+    store, _ = open_store(path)
     matches = store.find(trace_id)
     if not matches:
         raise _fail(f"no trace with id {trace_id!r} in {path}")

@@ -115,7 +115,7 @@ def _location(fn: Callable[..., Any]) -> orjson.Fragment:
 class _SpanSpec:
     """Everything about a decorated function's spans that is fixed at decoration time."""
 
-    __slots__ = ("name", "span_type", "attributes", "location", "binder", "output_reducer")
+    __slots__ = ("name", "span_type", "attributes", "location", "binder", "output_reducer", "_all_positional")
 
     def __init__(
         self,
@@ -129,17 +129,28 @@ class _SpanSpec:
         self.span_type = span_type
         self.attributes = mapping_fragment(attributes, settings.max_value_bytes) if attributes else _EMPTY
         self.location = _location(fn)
-        self.binder = _Binder(fn)
+        self.binder = binder = _Binder(fn)
+        # The parameter names when they are all plain positional-or-keyword and none is `self`/`cls`:
+        # then a call with every argument given by position binds as `dict(zip(names, args))`, the
+        # commonest case, inlined in `open` below (the same dict `_Binder.bind` builds).
+        self._all_positional = (
+            binder._names if binder._simple and not binder._skip_first else None
+        )
         self.output_reducer = output_reducer
 
     def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """The new span (current span as parent), or None if the tracer itself failed."""
         try:
-            try:
-                inputs: dict[str, Any] | None = self.binder.bind(args, kwargs)
+            names = self._all_positional
+            if names is not None and not kwargs and len(args) == len(names):
+                inputs: dict[str, Any] | None = dict(zip(names, args))
                 unavailable = None
-            except Exception as exc:
-                inputs, unavailable = None, f"{type(exc).__name__}: {exc}"
+            else:
+                try:
+                    inputs = self.binder.bind(args, kwargs)
+                    unavailable = None
+                except Exception as exc:
+                    inputs, unavailable = None, f"{type(exc).__name__}: {exc}"
             span = open_span(
                 self.name, self.span_type, inputs, self.attributes, self.location, _current.get()
             )
@@ -208,10 +219,12 @@ def _decorate(
 
 
 def _wrap_function(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any]:
+    open_ = spec.open  # bound once: the wrapper runs per call
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not settings.enabled:
             return fn(*args, **kwargs)
-        span = spec.open(args, kwargs)
+        span = open_(args, kwargs)
         if span is None:
             return fn(*args, **kwargs)
         token = _current.set(span)
@@ -229,10 +242,12 @@ def _wrap_function(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any
 
 
 def _wrap_coroutine(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any]:
+    open_ = spec.open  # bound once: the wrapper runs per call
+
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not settings.enabled:
             return await fn(*args, **kwargs)
-        span = spec.open(args, kwargs)
+        span = open_(args, kwargs)
         if span is None:
             return await fn(*args, **kwargs)
         token = _current.set(span)

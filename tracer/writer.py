@@ -76,13 +76,21 @@ class Writer:
     # -- public ------------------------------------------------------------------------------------
 
     def write(self, line: bytes) -> None:
-        """Queue one encoded record (a whole line). Never blocks on IO, never raises."""
+        """Queue one encoded record (a whole line). Never blocks on IO, never raises.
+
+        `tracer.span` inlines this on its hot path (``_pending.append`` bound once, then `_arm` when
+        not armed); `_pending` is therefore never replaced, only emptied.
+        """
         self._pending.append(line)
         if not self._armed:
-            self._armed = True
-            if self._thread is None:
-                self._start_thread()
-            self._wake.set()
+            self._arm()
+
+    def _arm(self) -> None:
+        """Make sure the background thread runs and will write what is queued."""
+        self._armed = True
+        if self._thread is None:
+            self._start_thread()
+        self._wake.set()
 
     def flush(self) -> None:
         """Write every queued record now. Never raises."""
@@ -221,7 +229,7 @@ class Writer:
     # -- fork ----------------------------------------------------------------------------------------
 
     def _after_fork_in_child(self) -> None:
-        self._pending = collections.deque()
+        self._pending.clear()  # emptied, not replaced: `tracer.span` holds its bound `append`
         self._armed = False
         self._wake = threading.Event()
         self._lock = threading.Lock()

@@ -11,7 +11,7 @@ repaints a second, and the UI stays responsive to keys while lines pour in.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from tracer import schema
+from tui.index import load_index, save_index
 from tui.screens import HelpScreen, ValueScreen, binding_rows
 from tui.store import Trace, TraceStore, TraceSummary
 from tui.tailer import Chunk
@@ -102,20 +103,25 @@ class TraceApp(App[None]):
     }
     """
 
-    def __init__(self, path: Path, *, poll: bool = False, follow: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, poll: bool = False, follow: bool = False, use_index: bool = True
+    ) -> None:
         super().__init__()
+        self._index_saved = False
         self.path = path
         self.store = TraceStore()
         self.store_lock = threading.Lock()
-        self.watcher = TraceWatcher(path, self._on_chunks, self._on_state, poll=poll)
+        self.watcher = TraceWatcher(
+            path, self._on_chunks, self._on_state, poll=poll, on_caught_up=self._on_caught_up
+        )
+        self.use_index = use_index
         self.watch_state = "starting"
         self._follow = follow
         self._filter = ""
         self._seen_version = -1
         self._selected_trace: str | None = None
         self._selected_span: str | None = None
-        self._rows: list[TraceSummary] = []
-        self._search_keys: dict[str, tuple[int, str]] = {}
+        self._rows: Sequence[TraceSummary] = []
         self._ticks = 0
 
     # -- layout ------------------------------------------------------------------------------------
@@ -150,7 +156,20 @@ class TraceApp(App[None]):
 
     @work(thread=True, exclusive=True, group="watcher", exit_on_error=False)
     def _start_watcher(self) -> None:
+        if self.use_index and self.path.is_dir():
+            self.watch_state = "opening index"
+            restored = load_index(self.watcher.tailer)
+            if restored is not None:
+                with self.store_lock:
+                    self.store = restored
         self.watcher.run()
+
+    def _on_caught_up(self) -> None:
+        """Everything on disk has been read once: save the index, so the next open is instant."""
+        if self.use_index and not self._index_saved:
+            self._index_saved = True
+            with self.store_lock:
+                save_index(self.store, self.watcher.tailer)
 
     def _on_chunks(self, chunks: list[Chunk]) -> None:
         with self.store_lock:
@@ -174,7 +193,7 @@ class TraceApp(App[None]):
         with self.store_lock:
             if changed:
                 self._seen_version = store.version
-                self._rows = self._filtered(store.summaries())
+                self._rows = self._current_rows()
                 trace_list.set_rows(self._rows)
             trace = store.get(self._selected_trace) if self._selected_trace else None
             running = trace is not None and any(span.running for span in trace.spans)
@@ -188,30 +207,10 @@ class TraceApp(App[None]):
             trace_list.refresh()  # elapsed times of running traces tick
         self._update_status()
 
-    def _filtered(self, summaries: list[TraceSummary]) -> list[TraceSummary]:
-        needle = self._filter.lower().strip()
-        if not needle:
-            return summaries
-        return [row for row in summaries if needle in self._search_key(row)]
-
-    def _search_key(self, row: TraceSummary) -> str:
-        cached = self._search_keys.get(row.trace_id)
-        stamp = hash((row.name, row.status, row.request_preview, row.response_preview, len(row.tags)))
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        key = " ".join(
-            str(part)
-            for part in (
-                row.trace_id,
-                row.name,
-                row.status,
-                row.request_preview or "",
-                row.response_preview or "",
-                *(f"{k}={v}" for k, v in row.tags.items()),
-            )
-        ).lower()
-        self._search_keys[row.trace_id] = (stamp, key)
-        return key
+    def _current_rows(self) -> Sequence[TraceSummary]:
+        """The rows the list shows: every trace, or those matching the filter (call with the lock)."""
+        needle = self._filter.strip()
+        return self.store.search(needle) if needle else self.store.view()
 
     def _show_trace(self, trace: Trace | None) -> None:
         tree = self.query_one(SpanTree)
@@ -265,7 +264,7 @@ class TraceApp(App[None]):
     def _filter_changed(self, event: Input.Changed) -> None:
         self._filter = event.value
         with self.store_lock:
-            self._rows = self._filtered(self.store.summaries())
+            self._rows = self._current_rows()
         self.query_one(TraceList).set_rows(self._rows)
         self._update_status()
 
@@ -385,6 +384,9 @@ class TraceApp(App[None]):
         )
 
 
-def make_app(path: str | Path, *, poll: bool = False, follow: bool = False) -> TraceApp:
-    """The viewer for a trace directory or file (which need not exist yet)."""
-    return TraceApp(Path(path), poll=poll, follow=follow)
+def make_app(
+    path: str | Path, *, poll: bool = False, follow: bool = False, use_index: bool = True
+) -> TraceApp:
+    """The viewer for a trace directory or file (which need not exist yet). `use_index`: read and
+    write the persistent index next to the data (tui/index.py)."""
+    return TraceApp(Path(path), poll=poll, follow=follow, use_index=use_index)

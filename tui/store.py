@@ -12,6 +12,7 @@ without a terminal and used by the CLI's plain JSON output.
 from __future__ import annotations
 
 import bisect
+import os
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -390,6 +391,7 @@ class TraceEntry:
         "metadata",
         "summary_record",
         "summary",
+        "search_text",
     )
 
     def __init__(self, trace_id: str) -> None:
@@ -411,6 +413,7 @@ class TraceEntry:
         self.metadata: dict[str, Any] = {}
         self.summary_record: dict[str, Any] | None = None
         self.summary: TraceSummary | None = None  # cached; dropped when anything changes
+        self.search_text: str | None = None  # what `TraceStore.search` matches, made with `summary`
 
     def note(self, record: dict[str, Any]) -> None:
         """Take what the list needs from a parsed record of this trace."""
@@ -622,9 +625,83 @@ class TraceStore:
         self.processes.pop(source, None)
         self.version += 1
 
-    def _slow_line(
-        self, line: bytes, source: str, number: int, lineno: int, start: int, end: int
-    ) -> None:
+    # -- persistence (see tui/index.py) -------------------------------------------------------------
+
+    _ENTRY_FIELDS = (
+        "root_span_id",
+        "name",
+        "start_ns",
+        "end_ns",
+        "root_status",
+        "span_count",
+        "error_count",
+        "request_preview",
+        "response_preview",
+        "root_request",
+        "root_response",
+        "tags",
+        "metadata",
+        "summary_record",
+    )
+
+    def snapshot(self, directory: str) -> dict[str, Any]:
+        """The index as JSON-ready data, file paths relative to `directory`."""
+        names = [os.path.relpath(source, directory) for source in self._files]
+        fields = self._ENTRY_FIELDS
+        entries = []
+        for entry in self._entries.values():
+            if entry.records:
+                continue  # fed without a file: nothing to point back to
+            ranges = [[number, start, end] for number, (start, end) in entry.ranges.items()]
+            entries.append([entry.trace_id, ranges, *(getattr(entry, name) for name in fields)])
+        skipped = self.first_skipped
+        return {
+            "files": names,
+            "processes": {
+                os.path.relpath(source, directory): info.__dict__ for source, info in self.processes.items()
+            },
+            "lines_read": self.lines_read,
+            "lines_skipped": self.lines_skipped,
+            "first_skipped": None
+            if skipped is None
+            else [os.path.relpath(skipped.source, directory), skipped.line, skipped.reason],
+            "bad": sorted(self._counted_bad),
+            "entries": entries,
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any], directory: str) -> TraceStore:
+        """A store from `snapshot` data (raises KeyError/TypeError/ValueError if it is malformed)."""
+        store = cls()
+        store._files = [os.path.join(directory, name) for name in data["files"]]
+        store._file_numbers = {source: number for number, source in enumerate(store._files)}
+        store.processes = {
+            os.path.join(directory, name): ProcessInfo(**info) for name, info in data["processes"].items()
+        }
+        store.lines_read = int(data["lines_read"])
+        store.lines_skipped = int(data["lines_skipped"])
+        skipped = data["first_skipped"]
+        if skipped is not None:
+            store.first_skipped = SkippedLine(os.path.join(directory, skipped[0]), skipped[1], skipped[2])
+        store._counted_bad = {(number, offset) for number, offset in data["bad"]}
+        fields = cls._ENTRY_FIELDS
+        entries = store._entries
+        order = store._order
+        keys = store._order_keys
+        for row in data["entries"]:
+            entry = TraceEntry(row[0])
+            entry.ranges = {number: [start, end] for number, start, end in row[1]}
+            for name, value in zip(fields, row[2:], strict=True):
+                setattr(entry, name, value)
+            entries[entry.trace_id] = entry
+            key = entry.sort_key()
+            keys[entry.trace_id] = key
+            order.append(key)
+        order.sort()
+        store.version = 1
+        return store
+
+    def _slow_line(self, line: bytes, source: str, number: int, lineno: int, start: int, end: int) -> None:
         """A line that does not route by its first bytes: a PROCESS record, blank, another writer's
         key order, or garbage. Parse it to find out."""
         if not line.strip():
@@ -715,6 +792,7 @@ class TraceStore:
             return None
         if entry.summary is None:
             entry.summary = entry.make_summary()
+            entry.search_text = None
         return entry.summary
 
     def view(self) -> SummaryView:
@@ -724,6 +802,22 @@ class TraceStore:
     def summaries(self) -> list[TraceSummary]:
         """Every trace's summary, newest (latest start) first. Traces with no started span yet last."""
         return list(self.view())
+
+    def search(self, needle: str) -> FilteredView:
+        """Traces whose id, name, status, previews or tags contain `needle` (any case), newest first."""
+        needle = needle.lower()
+        matches = []
+        entries = self._entries
+        for _, trace_id in reversed(self._order):
+            entry = entries[trace_id]
+            summary = entry.summary or self.summary(trace_id)
+            text = entry.search_text
+            if text is None:
+                assert summary is not None
+                text = entry.search_text = _search_text(summary)
+            if needle in text:
+                matches.append(trace_id)
+        return FilteredView(self, matches)
 
     def find(self, id_or_prefix: str) -> list[str]:
         """Ids of the traces that `id_or_prefix` names: an exact id, else every id it prefixes."""
@@ -862,6 +956,22 @@ class FilteredView(Sequence[TraceSummary]):
 
     def index_of(self, trace_id: str) -> int | None:
         return self._rows.get(trace_id)
+
+
+# Of long previews, the filter looks at the start only: what the list can show, and bounded memory.
+_SEARCH_PREVIEW_CHARS = 200
+
+
+def _search_text(summary: TraceSummary) -> str:
+    parts = [
+        summary.trace_id,
+        summary.name,
+        summary.status,
+        (summary.request_preview or "")[:_SEARCH_PREVIEW_CHARS],
+        (summary.response_preview or "")[:_SEARCH_PREVIEW_CHARS],
+        *(f"{key}={value}" for key, value in summary.tags.items()),
+    ]
+    return "\x00".join(parts).lower()
 
 
 def _process_info(record: dict[str, Any]) -> ProcessInfo:

@@ -75,6 +75,26 @@ class DirectoryTailer:
         except OSError:
             return []
 
+    def cursors(self) -> list[FileCursor]:
+        """Where reading stands in each file (for the persistent index)."""
+        return list(self._cursors.values())
+
+    def set_cursors(self, cursors: list[FileCursor]) -> None:
+        """Go on from saved positions (the persistent index vouches that they are still valid)."""
+        self._cursors = {cursor.path: cursor for cursor in cursors}
+
+    def unread_bytes(self) -> int:
+        """How many bytes the next poll has to read (for progress reports)."""
+        total = 0
+        for path in self.files():
+            cursor = self._cursors.get(path)
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            total += max(0, size - (cursor.offset if cursor is not None else 0))
+        return total
+
     def poll(self) -> Iterator[Line]:
         """The complete lines appended to any file since the last poll, one by one."""
         for chunk in self.poll_chunks():

@@ -41,11 +41,13 @@ class TraceWatcher:
         on_state: Callable[[str], None] = lambda state: None,
         *,
         poll: bool = False,
+        on_caught_up: Callable[[], None] = lambda: None,
     ) -> None:
         self.path = path
         self.poll_mode = poll
         self._on_chunks = on_chunks
         self._on_state = on_state
+        self._on_caught_up = on_caught_up
         self._stop = threading.Event()
         self.tailer = DirectoryTailer(path)
 
@@ -64,6 +66,8 @@ class TraceWatcher:
         for gone in self.tailer.files_gone:
             batch.append(Chunk(gone, 0, 1, b"", True))
         self.tailer.files_gone.clear()
+        backlog = self.tailer.unread_bytes()
+        large = backlog > 4 * BATCH_BYTES
         for chunk in self.tailer.poll_chunks():
             if self._stop.is_set():
                 break  # quitting mid-index: leave the rest
@@ -73,6 +77,11 @@ class TraceWatcher:
                 self._on_chunks(batch)
                 count += batch_bytes
                 batch, batch_bytes = [], 0
+                if large:
+                    done = min(count, backlog)
+                    self._on_state(
+                        f"indexing {done / 2**20:,.0f} of {backlog / 2**20:,.0f} MiB ({done / backlog:.0%})"
+                    )
         if batch:
             self._on_chunks(batch)
             count += batch_bytes
@@ -85,6 +94,8 @@ class TraceWatcher:
                 self._stop.wait(0.25)
                 continue
             self.read_now()
+            if not self._stop.is_set():
+                self._on_caught_up()
             self._watch()
 
     def _watch(self) -> None:

@@ -8,6 +8,7 @@ user is looking at; with follow on, the cursor jumps to the newest instead.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.style import Style
@@ -108,32 +109,35 @@ class TraceList(ScrollView, can_focus=True):
 
     def __init__(self, *, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
-        self._rows: list[TraceSummary] = []
-        self._index: dict[str, int] = {}
+        self._rows: Sequence[TraceSummary] = []
         self._highlighted: str | None = None
         self.follow = False
 
     # -- public API --------------------------------------------------------------------------------
 
     @property
-    def rows(self) -> list[TraceSummary]:
+    def rows(self) -> Sequence[TraceSummary]:
         return self._rows
 
     @property
     def highlighted_trace_id(self) -> str | None:
         return self._highlighted
 
-    def set_rows(self, rows: list[TraceSummary]) -> None:
-        """Show `rows` (newest first), keeping the cursor on the same trace unless following."""
+    def set_rows(self, rows: Sequence[TraceSummary]) -> None:
+        """Show `rows` (newest first), keeping the cursor on the same trace unless following.
+
+        `rows` may be a lazy view of the store (only the visible rows are ever built); one with an
+        `index_of(trace_id)` method finds the highlighted trace without a scan.
+        """
         previous_id = self._highlighted
         previous_cursor = self.cursor
         self._rows = rows
-        self._index = {row.trace_id: i for i, row in enumerate(rows)}
         self.virtual_size = Size(self.size.width, len(rows))
         if self.follow or previous_id is None:
             target = 0
         else:
-            target = self._index.get(previous_id, min(previous_cursor, max(0, len(rows) - 1)))
+            found = self._index_of(previous_id)
+            target = found if found is not None else min(previous_cursor, max(0, len(rows) - 1))
         if not self.follow and previous_id is not None and target != previous_cursor:
             # Rows arrived above: scroll by as much, so the highlighted row stays where the eye is.
             self.scroll_to(y=self.scroll_offset.y + (target - previous_cursor), animate=False, immediate=True)
@@ -141,11 +145,20 @@ class TraceList(ScrollView, can_focus=True):
         self.refresh()
 
     def select_trace(self, trace_id: str) -> bool:
-        index = self._index.get(trace_id)
+        index = self._index_of(trace_id)
         if index is None:
             return False
         self._move_to(index)
         return True
+
+    def _index_of(self, trace_id: str) -> int | None:
+        index_of = getattr(self._rows, "index_of", None)
+        if index_of is not None:
+            return index_of(trace_id)
+        for i, row in enumerate(self._rows):
+            if row.trace_id == trace_id:
+                return i
+        return None
 
     # -- rendering ---------------------------------------------------------------------------------
 
