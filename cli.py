@@ -148,11 +148,14 @@ def watch_command(
         bool, typer.Option("--poll", help="Poll for changes instead of using filesystem events.")
     ] = False,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep the newest trace selected.")] = False,
+    no_index: Annotated[
+        bool, typer.Option("--no-index", help="Neither read nor write the index kept next to the data.")
+    ] = False,
 ) -> None:
     """Open the live viewer on a trace directory (waits for it to appear if it does not exist yet)."""
     from tui.app import make_app
 
-    make_app(_resolve_dir(directory, dir_option), poll=poll, follow=follow).run()
+    make_app(_resolve_dir(directory, dir_option), poll=poll, follow=follow, use_index=not no_index).run()
 
 
 @app.command("demo")

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tracer
-from tracer.schema import TRUNCATION_MARKER
+from tracer.schema import TRUNCATION_MARKER, TRUNCATION_MARKER_ESTIMATED
 from tracer.values import DEFAULT_MAX_VALUE_BYTES, encode_value
 
 
@@ -317,3 +319,71 @@ def test_cyclic_containers_never_raise(value: Any) -> None:
     decoded = json.loads(encode_value(holder))
     assert decoded["me"] == "<cycle>"
     assert decoded["l"][1] == "<cycle>"
+
+
+# -- big values: cut before being encoded in full, memory bounded --------------------------------------
+
+
+BIG_VALUES = [
+    ("str_50MB", lambda: "x" * 50_000_000, False),
+    ("list_5M_ints", lambda: list(range(5_000_000)), True),
+    ("dict_1M_keys", lambda: {f"key{i}": i for i in range(1_000_000)}, True),
+    ("bytes_30MB", lambda: b"ab\xff" * 10_000_000, True),
+]
+
+
+@pytest.mark.parametrize(("make", "estimated"), [c[1:] for c in BIG_VALUES], ids=[c[0] for c in BIG_VALUES])
+@pytest.mark.parametrize("where", ["root", "child"])
+def test_big_output_cut_before_encoding(deterministic: Path, make: Any, estimated: bool, where: str) -> None:
+    """A huge return value (root or child span) is stored as its first `cap` bytes plus the marker, and
+    tracing it allocates O(cap) memory, not O(size of the value)."""
+    value = make()
+    full_size = len(orjson.dumps(value, default=lambda o: bytes(o).decode("utf-8", "backslashreplace")))
+
+    @tracer.trace
+    def produce() -> Any:
+        return value
+
+    @tracer.trace
+    def outer() -> int:
+        return len(produce())
+
+    fn = produce if where == "root" else outer
+    fn()  # warm up: the file, the writer thread, orjson's first use
+    tracer.flush()
+    tracemalloc.start()
+    try:
+        fn()
+        tracer.flush()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000, f"tracing a {full_size:,}-byte value allocated {peak:,} bytes"
+
+    ends = [r for r in span_records(deterministic) if r["kind"] == "span_end"]
+    produced = [r for r in ends if r["outputs"] != len(value)][-1]["outputs"]
+    assert isinstance(produced, str)
+    size = int(produced.rsplit(", ", 1)[1].split(" ")[0].lstrip("~"))
+    if estimated:
+        # Cut early: the first cap bytes of the JSON text are exact, the size an estimate.
+        assert produced.endswith(TRUNCATION_MARKER_ESTIMATED.format(size=size))
+        if isinstance(value, list):
+            prefix = orjson.dumps(value[:50_000])
+        elif isinstance(value, dict):
+            prefix = orjson.dumps(dict(itertools.islice(value.items(), 50_000)))
+        else:
+            prefix = orjson.dumps(value[:200_000].decode("utf-8", "backslashreplace"))
+        assert produced.startswith(prefix[:DEFAULT_MAX_VALUE_BYTES].decode("utf-8", "ignore"))
+        assert full_size / 3 < size < full_size * 3
+    else:
+        assert produced == "x" * DEFAULT_MAX_VALUE_BYTES + marker(50_000_000)
+    assert len(produced.encode()) <= DEFAULT_MAX_VALUE_BYTES + 100
+
+
+def test_big_dict_prefix_matches_full_encoding() -> None:
+    """The early cut keeps exactly the first `cap` bytes a full encoding would have (non-str keys too)."""
+    for value in ({i: str(i) for i in range(400_000)}, {f"k{i}": [i, {"n": i}] for i in range(300_000)}):
+        encoded = orjson.loads(encode_value(value, 1000))
+        full = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        assert encoded.startswith(full[:1000].decode())
+        assert "tracetui: truncated, ~" in encoded

@@ -36,6 +36,9 @@ from tracer.span import (
 from tracer.values import mapping_fragment
 
 F = TypeVar("F", bound=Callable[..., Any])
+_current_get = _current.get
+_current_set = _current.set
+_current_reset = _current.reset
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 _SELF_NAMES = ("self", "cls")
@@ -115,7 +118,7 @@ def _location(fn: Callable[..., Any]) -> orjson.Fragment:
 class _SpanSpec:
     """Everything about a decorated function's spans that is fixed at decoration time."""
 
-    __slots__ = ("name", "span_type", "attributes", "location", "binder", "output_reducer", "_all_positional")
+    __slots__ = ("name", "span_type", "attributes", "location", "binder", "output_reducer", "positional")
 
     def __init__(
         self,
@@ -131,26 +134,19 @@ class _SpanSpec:
         self.location = _location(fn)
         self.binder = binder = _Binder(fn)
         # The parameter names when they are all plain positional-or-keyword and none is `self`/`cls`:
-        # then a call with every argument given by position binds as `dict(zip(names, args))`, the
-        # commonest case, inlined in `open` below (the same dict `_Binder.bind` builds).
-        self._all_positional = (
-            binder._names if binder._simple and not binder._skip_first else None
-        )
+        # then a call with every argument given by position binds as `dict(zip(names, args))` (the
+        # same dict `_Binder.bind` builds). The commonest call; the wrappers inline it.
+        self.positional = binder._names if binder._simple and not binder._skip_first else None
         self.output_reducer = output_reducer
 
     def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """The new span (current span as parent), or None if the tracer itself failed."""
         try:
-            names = self._all_positional
-            if names is not None and not kwargs and len(args) == len(names):
-                inputs: dict[str, Any] | None = dict(zip(names, args))
+            try:
+                inputs: dict[str, Any] | None = self.binder.bind(args, kwargs)
                 unavailable = None
-            else:
-                try:
-                    inputs = self.binder.bind(args, kwargs)
-                    unavailable = None
-                except Exception as exc:
-                    inputs, unavailable = None, f"{type(exc).__name__}: {exc}"
+            except Exception as exc:
+                inputs, unavailable = None, f"{type(exc).__name__}: {exc}"
             span = open_span(
                 self.name, self.span_type, inputs, self.attributes, self.location, _current.get()
             )
@@ -219,22 +215,41 @@ def _decorate(
 
 
 def _wrap_function(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any]:
-    open_ = spec.open  # bound once: the wrapper runs per call
+    # Read once here: the wrapper runs on every call, and closure variables are the cheapest reads.
+    names, name, span_type, attributes, location = (
+        spec.positional,
+        spec.name,
+        spec.span_type,
+        spec.attributes,
+        spec.location,
+    )
+    n_positional = -1 if names is None else len(names)
+    open_ = spec.open
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not settings.enabled:
             return fn(*args, **kwargs)
-        span = open_(args, kwargs)
+        if len(args) == n_positional and not kwargs:
+            # `spec.open` inlined for the commonest call: every argument given by position.
+            try:
+                span = open_span(
+                    name, span_type, dict(zip(names, args, strict=True)), attributes, location, _current_get()
+                )
+            except Exception as exc:
+                internal_error(exc)
+                span = None
+        else:
+            span = open_(args, kwargs)
         if span is None:
             return fn(*args, **kwargs)
-        token = _current.set(span)
+        token = _current_set(span)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            _current.reset(token)
+            _current_reset(token)
             fail_span(span, exc)
             raise
-        _current.reset(token)
+        _current_reset(token)
         end_span(span, None, result, True)
         return result
 
@@ -242,22 +257,40 @@ def _wrap_function(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any
 
 
 def _wrap_coroutine(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any]:
-    open_ = spec.open  # bound once: the wrapper runs per call
+    # As `_wrap_function`.
+    names, name, span_type, attributes, location = (
+        spec.positional,
+        spec.name,
+        spec.span_type,
+        spec.attributes,
+        spec.location,
+    )
+    n_positional = -1 if names is None else len(names)
+    open_ = spec.open
 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not settings.enabled:
             return await fn(*args, **kwargs)
-        span = open_(args, kwargs)
+        if len(args) == n_positional and not kwargs:
+            try:
+                span = open_span(
+                    name, span_type, dict(zip(names, args, strict=True)), attributes, location, _current_get()
+                )
+            except Exception as exc:
+                internal_error(exc)
+                span = None
+        else:
+            span = open_(args, kwargs)
         if span is None:
             return await fn(*args, **kwargs)
-        token = _current.set(span)
+        token = _current_set(span)
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:  # CancelledError included: a cancelled call is not OK
-            _current.reset(token)
+            _current_reset(token)
             fail_span(span, exc)
             raise
-        _current.reset(token)
+        _current_reset(token)
         end_span(span, None, result, True)
         return result
 

@@ -85,6 +85,9 @@ INPUTS_UNAVAILABLE: Final = "tracetui.inputs_unavailable"
 # A value whose JSON encoding exceeds the writer's cap is replaced by a string: the first bytes of its
 # JSON text followed by this marker (``…[tracetui: truncated, N bytes]``).
 TRUNCATION_MARKER: Final = "…[tracetui: truncated, {size} bytes]"
+# The same for a value so large that it was cut before being encoded in full (memory stays bounded):
+# its full size is then an estimate, marked with "~" (``…[tracetui: truncated, ~N bytes]``).
+TRUNCATION_MARKER_ESTIMATED: Final = "…[tracetui: truncated, ~{size} bytes]"
 
 # Files the writer produces, and the only ones a reader looks at in a directory.
 FILE_SUFFIX: Final = ".jsonl"

@@ -15,6 +15,7 @@ Imports: the standard library, orjson and the other `tracer` modules.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
@@ -42,7 +43,7 @@ from tracer.writer import writer
 
 # The writer's hot path, inlined (`Writer.write` does the same): queue the line, then arm the writer
 # (`writer._arm()`) unless it is armed already. One call less per record than `writer.write`.
-_queue = writer._pending.append
+_queue = writer._pending.extend
 
 logger = logging.getLogger("tracer")
 
@@ -51,6 +52,8 @@ PREVIEW_MAX_CHARS = 1000
 _EMPTY = orjson.Fragment(b"{}")
 _Fragment = orjson.Fragment
 _UNSET, _OK, _ERROR = schema.STATUS_UNSET, schema.STATUS_OK, schema.STATUS_ERROR
+# Types whose `len` bounds their JSON size from below (at least one byte per item or character).
+_SIZED = frozenset({str, bytes, bytearray, list, tuple, dict, set, frozenset, collections.deque})
 
 
 class SpanType:
@@ -407,7 +410,10 @@ def open_span(
             # Encoded once, for both the record and the request preview.
             max_bytes = settings.max_value_bytes
             encoded = encode_value(inputs, max_bytes)
-            trace.request_preview = _preview(encoded, inputs)
+            if len(encoded) <= PREVIEW_MAX_CHARS and type(inputs) is dict:
+                trace.request_preview = encoded.decode()  # what `_preview` returns for it, inlined
+            else:
+                trace.request_preview = _preview(encoded, inputs)
             if len(encoded) <= max_bytes:
                 inputs = _Fragment(encoded)
     else:
@@ -504,8 +510,15 @@ def end_span(
                 response_preview = _preview(orjson.dumps(outputs), None)
             else:
                 encoded = encode_value(outputs, settings.max_value_bytes)
-                response_preview = _preview(encoded, outputs)
+                if type(outputs) is str and len(outputs) <= PREVIEW_MAX_CHARS and outputs.isascii():
+                    response_preview = outputs  # what `_preview` returns for it, inlined
+                else:
+                    response_preview = _preview(encoded, outputs)
                 outputs = _Fragment(encoded)
+        elif type(outputs) in _SIZED and len(outputs) > settings.max_value_bytes:
+            # Surely over the cap: let `encode_value` cut it before it is encoded whole in the record
+            # (the fallback below would encode it the same way, after a full first attempt).
+            outputs = _Fragment(encode_value(outputs, settings.max_value_bytes))
         try:
             line = encode_span_end(
                 trace.trace_id,
@@ -553,25 +566,13 @@ def _end_trace(trace: _TraceState, root: LiveSpan, end_ns: int, response_preview
     # The counters were created at 1 and advanced once per span / error: their next value - 1.
     span_count = next(trace.span_counter) - 1
     error_count = 0 if trace.error_counter is None else next(trace.error_counter) - 1
-    try:
-        line = _encode_summary(trace, root, root._name, end_ns, span_count, error_count, response_preview)
-    except Exception:  # a name orjson refuses (not a str, lone surrogates)
-        name = _clean_name(root._name)
-        line = _encode_summary(trace, root, name, end_ns, span_count, error_count, response_preview)
-    _queue(line)
-    _last_trace_id = trace.trace_id
-
-
-def _encode_summary(
-    trace: _TraceState,
-    root: LiveSpan,
-    name: str,
-    end_ns: int,
-    span_count: int,
-    error_count: int,
-    response_preview: str | None,
-) -> bytes:
-    return encode_trace_summary(
+    name = root._name
+    if type(name) is not str or not name.isascii():  # an ASCII str always encodes
+        try:
+            orjson.dumps(name)
+        except Exception:  # a name orjson refuses (not a str, lone surrogates)
+            name = _clean_name(name)
+    line = encode_trace_summary(
         trace.trace_id,
         root_span_id=root._span_id,
         name=name,
@@ -585,6 +586,8 @@ def _encode_summary(
         tags=trace.tags or {},
         metadata=trace.metadata or {},
     )
+    _queue(line)
+    _last_trace_id = trace.trace_id
 
 
 def update_current_trace(

@@ -15,6 +15,12 @@ When that still fails (a cycle, nesting deeper than orjson allows, a string with
 `encode_value` falls back to `_sanitize`, which walks the value by hand. A value whose JSON is larger than
 the cap is replaced by a string: its JSON text cut at the cap plus the schema's truncation marker.
 
+Big values are cut before they are encoded: a str is sliced at the cap first (its size counted without
+encoding it whole); a bytes value or container whose JSON is surely far over the cap (`_early_limit`) is
+copied only as far as the cap reaches (`_shrink`) and that copy encoded, so a 50 MB output costs
+O(cap) memory and time, not O(50 MB). The first `max_bytes` bytes are the same as a full encoding's;
+only the size in the marker is then an estimate (``~N``).
+
 Imports: the standard library, orjson and `tracer.schema`.
 """
 
@@ -25,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from tracer.schema import TRUNCATION_MARKER
+from tracer.schema import TRUNCATION_MARKER, TRUNCATION_MARKER_ESTIMATED
 
 DEFAULT_MAX_VALUE_BYTES = 64 * 1024
 # Options every value and record is encoded with.
@@ -139,12 +145,157 @@ def _truncated(encoded: bytes, max_bytes: int) -> bytes:
     return _dumps(text + TRUNCATION_MARKER.format(size=len(encoded)))
 
 
+def _utf8_size(text: str) -> int:
+    """``len(text.encode("utf-8", "replace"))`` without building that encoding (O(1) memory)."""
+    if text.isascii():  # O(1) for CPython's compact strings
+        return len(text)
+    step = 1 << 16
+    return sum(len(text[i : i + step].encode("utf-8", "replace")) for i in range(0, len(text), step))
+
+
+# Containers and byte strings whose JSON is surely over `_early_limit` are cut before encoding. Only
+# the value's own length is looked at (one type test and a `len` on the hot path): a big value nested in
+# a small container is still encoded in full once, then cut.
+_SEQUENCES = (list, tuple, set, frozenset, collections.deque)
+_BYTES = (bytes, bytearray)
+# The least JSON bytes per item: one byte and a comma for a sequence, `"":0,` for a dict.
+_MIN_ITEM_BYTES = {**dict.fromkeys(_SEQUENCES, 2), **dict.fromkeys(_BYTES, 1), dict: 5}
+_EARLY_MIN_BYTES = 1 << 20
+_EARLY_SCAN_ITEMS = 32  # for the size estimate only: small containers are measured one level down
+
+
+def _early_limit(max_bytes: int) -> int:
+    # Far enough over the cap that values a little over it still get their exact size in the marker.
+    return max(16 * max_bytes, _EARLY_MIN_BYTES)
+
+
+def _length_bound(value: Any, depth: int) -> int:
+    """A lower bound of the length of `value`'s JSON from lengths alone (small containers: one level
+    down)."""
+    t = type(value)
+    if t is str or t in _BYTES:
+        return len(value) + 2
+    if t is dict:
+        if depth > 0 and len(value) <= _EARLY_SCAN_ITEMS:
+            return 1 + sum(4 + _length_bound(v, 0) for v in value.values())
+        return 5 * len(value) + 1
+    if t in _SEQUENCES:
+        if depth > 0 and len(value) <= _EARLY_SCAN_ITEMS:
+            return 1 + sum(1 + _length_bound(v, 0) for v in value)
+        return 2 * len(value) + 1
+    return 1
+
+
+def _shrink(value: Any, budget: int) -> tuple[Any, int, bool]:
+    """(copy, size, cut): a copy of `value` whose JSON begins with the same `budget` bytes as
+    `value`'s own, built by visiting only about `budget` bytes' worth of it.
+
+    `size` is a lower bound of the length of `value`'s JSON; when anything was cut (`cut`), it is over
+    `budget`, so a container stops right after a cut item and its closing bracket lands past `budget`.
+    Items are kept whole or shrunk the same way; strings are sliced (JSON-escaping only lengthens them).
+    """
+    t = type(value)
+    if t is str:
+        if len(value) > budget:
+            return value[:budget], budget + 2, True
+        return value, len(value) + 2, False
+    if t in _BYTES:
+        if len(value) > budget + 4:
+            # Decoded (by `json_default`) like the whole: a char cut at the end is past `budget`.
+            return bytes(value[: budget + 4]), budget + 2, True
+        return value, len(value) + 2, False
+    if t is dict:
+        out_dict: dict[Any, Any] = {}
+        used = 1
+        for key, item in value.items():
+            if used > budget:
+                return out_dict, used, True
+            used += (len(key) + 2 if type(key) is str else 3) + 1
+            out_dict[key], size, cut = _shrink(item, budget - used)
+            used += size + 1
+            if cut:
+                return out_dict, used, True
+        return out_dict, used, False
+    if t in _SEQUENCES:
+        out: list[Any] = []
+        used = 1
+        for item in value:
+            if used > budget:
+                return out, used, True
+            kept, size, cut = _shrink(item, budget - used)
+            out.append(kept)
+            used += size + 1
+            if cut:
+                return out, used, True
+        return out, used, False
+    return value, 1, False
+
+
+def _encode_one(value: Any) -> bytes:
+    try:
+        return _dumps(value, default=json_default, option=JSON_OPTIONS)
+    except Exception:
+        return _dumps(_sanitize(value, set(), 0), option=JSON_OPTIONS)
+
+
+_CHUNK_ITEMS = 512
+
+
+def _encode_prefix(value: Any, max_bytes: int) -> tuple[bytes, int]:
+    """(JSON, items): the JSON of `value` (a `_shrink` copy) or of more than its first `max_bytes`
+    bytes, and how many of its top-level items that holds. A long list is encoded a few hundred items
+    at a time: orjson reserves room per item up front (about 8 MB for 32,000 small ints), and the items
+    past `max_bytes` are not needed."""
+    if type(value) is not list or len(value) <= _CHUNK_ITEMS:
+        return _encode_one(value), len(value) if isinstance(value, (list, dict)) else 0
+    parts = [b"["]
+    size = items = 1
+    for start in range(0, len(value), _CHUNK_ITEMS):
+        chunk = value[start : start + _CHUNK_ITEMS]
+        encoded = _encode_one(chunk)[1:-1]
+        parts.append(encoded if start == 0 else b"," + encoded)
+        size += len(encoded) + 1
+        items = start + len(chunk)
+        if size > max_bytes:
+            break
+    parts.append(b"]")
+    return b"".join(parts), items
+
+
+def _encode_cut_early(value: Any, max_bytes: int) -> bytes | None:
+    """A big value's truncated encoding from a bounded copy of its beginning, or None if nothing could
+    be cut (the caller then encodes it the usual way)."""
+    shrunk, _size, cut = _shrink(value, max_bytes)
+    if not cut:
+        return None
+    head, kept = _encode_prefix(shrunk, max_bytes)
+    # The full size, estimated: from how much of the top level the copy holds, and at least what the
+    # lengths alone tell (one big string inside a small dict).
+    estimate = _length_bound(value, 1)
+    if type(value) not in _BYTES and kept and len(value):
+        estimate = max(estimate, len(head) * len(value) // kept)
+    text = head[:max_bytes].decode("utf-8", "ignore")
+    return _dumps(text + TRUNCATION_MARKER_ESTIMATED.format(size=max(estimate, max_bytes + 1)))
+
+
 def encode_value(value: Any, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> bytes:
     """The JSON encoding of `value`, at most about `max_bytes` long. Never raises."""
     if type(value) is str and len(value) > max_bytes:
         # Cut before encoding: a 50 MB string should not be copied in full to be thrown away.
         head = _clean_str(value[:max_bytes])
-        return _dumps(head + TRUNCATION_MARKER.format(size=len(value.encode("utf-8", "replace"))))
+        return _dumps(head + TRUNCATION_MARKER.format(size=_utf8_size(value)))
+    per_item = _MIN_ITEM_BYTES.get(type(value))
+    if (
+        per_item is not None
+        and per_item * len(value) > _EARLY_MIN_BYTES
+        and (per_item * len(value) > _early_limit(max_bytes))
+    ):
+        try:
+            encoded_early = _encode_cut_early(value, max_bytes)
+        except Exception:
+            encoded_early = None
+        if encoded_early is not None:
+            return encoded_early
     try:
         encoded = _dumps(value, default=json_default, option=_FAST_OPTIONS)
     except Exception:

@@ -240,8 +240,8 @@ class TraceApp(App[None]):
 
     @on(TraceList.TraceHighlighted)
     def _trace_highlighted(self, event: TraceList.TraceHighlighted) -> None:
-        if event.trace_id == self._selected_trace:
-            return
+        if event.trace_id == self._selected_trace or not self.query(SpanTree):
+            return  # unchanged, or shutting down (the widgets are gone)
         self._selected_trace = event.trace_id
         self._selected_span = None
         with self.store_lock:
@@ -254,6 +254,8 @@ class TraceApp(App[None]):
 
     @on(SpanTree.SpanHighlighted)
     def _span_highlighted(self, event: SpanTree.SpanHighlighted) -> None:
+        if not self.query(SpanDetail):
+            return  # shutting down
         self._selected_span = event.span_id
         with self.store_lock:
             trace = self.store.get(event.trace_id) if event.trace_id else None

@@ -53,7 +53,7 @@ def save_index(store: TraceStore, tailer: DirectoryTailer) -> bool:
     files = []
     try:
         for cursor in tailer.cursors():
-            complete = cursor.offset - len(cursor.partial)
+            complete = cursor.partial_start if cursor.partial else cursor.offset
             if cursor.inode is None or cursor.discarding:
                 continue
             files.append(
@@ -61,7 +61,6 @@ def save_index(store: TraceStore, tailer: DirectoryTailer) -> bool:
                     "name": cursor.path.name,
                     "inode": list(cursor.inode),
                     "offset": complete,
-                    "line": cursor.line_number,
                     "tail": _tail_hash(cursor.path, complete),
                 }
             )
@@ -103,7 +102,7 @@ def load_index(tailer: DirectoryTailer) -> TraceStore | None:
                 return None  # replaced or truncated since
             if _tail_hash(path, offset) != item["tail"]:
                 return None  # same inode, different bytes: rewritten in place
-            cursors.append(FileCursor(path, inode, offset, int(item["line"])))
+            cursors.append(FileCursor(path, inode, offset))
         store = TraceStore.restore(document["store"], str(directory))
     except (OSError, KeyError, TypeError, ValueError, AttributeError, IndexError):
         return None

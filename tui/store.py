@@ -12,7 +12,9 @@ without a terminal and used by the CLI's plain JSON output.
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -139,7 +141,10 @@ class TraceSummary:
 def _preview(value: Any) -> str | None:
     if value is None:
         return None
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    try:
+        text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    except TypeError:  # nested deeper than orjson writes (255), though it reads up to 1024
+        text = "…"
     if len(text) > PREVIEW_MAX_CHARS:
         text = text[: PREVIEW_MAX_CHARS - 3] + "..."
     return text
@@ -296,6 +301,9 @@ class Trace:
                 self.response_preview = record[schema.RESPONSE_PREVIEW]
         elif kind == schema.TRACE_SUMMARY:
             self.summary_record = record
+            root_span_id = record.get(schema.ROOT_SPAN_ID)
+            if isinstance(root_span_id, str):
+                self.root_span_id = root_span_id
 
     def to_json(self) -> dict[str, Any]:
         """The trace as `tracetui show --json` prints it (documented in docs/format.md)."""
@@ -352,6 +360,49 @@ _SPAN_ID_AT = _SAMPLE_START.index(b"b" * 16) - _TID_END_START
 _ERROR_MARK = b'"status":"' + schema.STATUS_ERROR.encode() + b'"'
 _KIND_CODES = {kind.encode(): kind for kind in schema.KINDS}
 _SPAN_BOUNDS = (schema.SPAN_START, schema.SPAN_END)
+_KNOWN_HEADS = frozenset(_KIND_CODES) | {b""}
+
+
+_HEAD = re.compile(rb'\{"kind":"([a-z_]+)","trace_id":"([0-9a-f]{32})"')
+
+
+def _scan(data: bytes, end: int) -> tuple[list[int], list[bytes], list[bytes], list[int]]:
+    """For each line of `data[:end]` (which ends with a newline): where it starts (plus a final entry: the
+    end), its kind and trace id (empty when it does not start the way ours do), and the numbers of the
+    lines that do not end with "}" (cut short, or not ours). One pass; only line heads are copied."""
+    find = data.find
+    match = _HEAD.match
+    starts: list[int] = []
+    kinds: list[bytes] = []
+    tids: list[bytes] = []
+    suspicious: list[int] = []
+    add_start, add_kind, add_tid = starts.append, kinds.append, tids.append
+    position = 0
+    number = 0
+    while True:
+        newline = find(b"\n", position, end)
+        if newline < 0:
+            break
+        add_start(position)
+        head = match(data, position, newline)
+        if head is None:
+            add_kind(b"")
+            add_tid(b"")
+        else:
+            kind, tid = head.groups()
+            add_kind(kind)
+            add_tid(tid)
+        if data[newline - 1] != 0x7D:  # "}"
+            suspicious.append(number)
+        number += 1
+        position = newline + 1
+    add_start(position)
+    return starts, kinds, tids, suspicious
+
+
+def _any_between(sorted_numbers: list[int], low: int, high: int) -> bool:
+    at = bisect.bisect_left(sorted_numbers, low)
+    return at < len(sorted_numbers) and sorted_numbers[at] <= high
 
 
 def _route(line: bytes) -> tuple[str, bytes, int] | None:
@@ -365,7 +416,10 @@ def _route(line: bytes) -> tuple[str, bytes, int] | None:
     tid_end = quote + 14 + _TID_LEN
     if line[tid_end : tid_end + 1] != b'"':
         return None
-    return kind, line[quote + 14 : tid_end], tid_end
+    tid = line[quote + 14 : tid_end]
+    if not tid.isascii() or b"\\" in tid:
+        return None  # not our hex ids (an escape, or bytes that may not even be UTF-8): let `decode` judge
+    return kind, tid, tid_end
 
 
 class TraceEntry:
@@ -392,6 +446,7 @@ class TraceEntry:
         "summary_record",
         "summary",
         "search_text",
+        "early_ends",
     )
 
     def __init__(self, trace_id: str) -> None:
@@ -414,6 +469,9 @@ class TraceEntry:
         self.summary_record: dict[str, Any] | None = None
         self.summary: TraceSummary | None = None  # cached; dropped when anything changes
         self.search_text: str | None = None  # what `TraceStore.search` matches, made with `summary`
+        # Span ends read before the root's start (its start is in an older file, which is read later):
+        # span id -> (end_ns, status, outputs preview), until the root is known.
+        self.early_ends: dict[str, tuple[Any, Any, str | None]] | None = None
 
     def note(self, record: dict[str, Any]) -> None:
         """Take what the list needs from a parsed record of this trace."""
@@ -424,13 +482,30 @@ class TraceEntry:
                 self.root_span_id = record[schema.SPAN_ID]
                 self.name = record[schema.NAME]
                 self.start_ns = record[schema.START_NS]
-                inputs = record.get(schema.INPUTS)
-                self.root_request = _preview(inputs)
+                if self.summary_record is None:  # else not needed (see TRACE_SUMMARY below)
+                    self.root_request = _preview(record.get(schema.INPUTS))
+                early = self.early_ends
+                if early is not None:
+                    self.early_ends = None
+                    if self.root_span_id in early:
+                        self.end_ns, self.root_status, response = early[self.root_span_id]
+                        if self.summary_record is None:
+                            self.root_response = response
         elif kind == schema.SPAN_END:
-            if record[schema.SPAN_ID] == self.root_span_id:
+            span_id = record[schema.SPAN_ID]
+            if span_id == self.root_span_id:
                 self.end_ns = record[schema.END_NS]
                 self.root_status = record[schema.STATUS]
-                self.root_response = _preview(record.get(schema.OUTPUTS))
+                if self.summary_record is None:
+                    self.root_response = _preview(record.get(schema.OUTPUTS))
+            elif self.root_span_id is None:
+                if self.early_ends is None:
+                    self.early_ends = {}
+                self.early_ends[span_id] = (
+                    record[schema.END_NS],
+                    record[schema.STATUS],
+                    _preview(record.get(schema.OUTPUTS)),
+                )
         elif kind == schema.TRACE_UPDATE:
             self.tags.update(_dict(record.get(schema.TAGS)))
             self.metadata.update(_dict(record.get(schema.METADATA)))
@@ -440,6 +515,12 @@ class TraceEntry:
                 self.response_preview = record[schema.RESPONSE_PREVIEW]
         elif kind == schema.TRACE_SUMMARY:
             self.summary_record = record
+            root_span_id = record.get(schema.ROOT_SPAN_ID)
+            if isinstance(root_span_id, str):
+                self.root_span_id = root_span_id
+            # The summary record now answers for the list (`make_summary`): the root's previews are no
+            # longer read. Dropped, they cost neither memory nor space in the persistent index.
+            self.root_request = self.root_response = None
 
     def make_summary(self) -> TraceSummary:
         record = self.summary_record
@@ -504,6 +585,7 @@ class TraceStore:
         self._loaded: OrderedDict[str, Trace] = OrderedDict()
         self._files: list[str] = []
         self._file_numbers: dict[str, int] = {}
+        self._line_counts: list[int] = []  # lines indexed so far, per file
         self._counted_bad: set[tuple[int, int]] = set()  # (file, offset) of lines found bad on load
         self.processes: dict[str, ProcessInfo] = {}
         self.lines_read = 0
@@ -531,78 +613,173 @@ class TraceStore:
         self._take_record(record, source, None)
         self.version += 1
 
-    def ingest_chunk(self, source: str, offset: int, first_line: int, data: bytes) -> None:
-        """Index whole lines (`data` ends with a newline) read from `source` starting at byte `offset`;
-        `first_line` is the 1-based number of the first of them."""
+    def ingest_chunk(self, source: str, offset: int, data: bytes, end: int = -1) -> None:
+        """Index whole lines read from `source` starting at byte `offset`: `data[:end]` (all of `data`
+        when `end` is -1), which ends with a newline. Chunks of one file must come in file order: the
+        store numbers their lines.
+
+        Work is done per *run* of consecutive lines of one trace (a writer appends a trace's records
+        mostly together), not per line: the lines' kinds and trace ids are read by one regular
+        expression pass in C, runs are found with `groupby`, and only a run's few interesting lines (its
+        summary, trace updates; root span and errors while the trace has no summary) are looked at.
+        """
+        number = self._file_number(source)
+        starts, kinds, tids, suspicious = _scan(data, len(data) if end < 0 else end)
+        count = len(kinds)
+        self.lines_read += count
+        first_line = self._line_counts[number] + 1
+        self._line_counts[number] += count
+
+        def line_at(i: int) -> bytes:
+            return data[starts[i] : starts[i + 1] - 1]
+
+        moved: dict[str, TraceEntry] = {}
+        loaded = self._loaded
+        entries = self._entries
+        unknown = set(kinds) - _KNOWN_HEADS  # kinds from a newer writer: their runs go line by line
+        for tid_bytes, group in itertools.groupby(range(count), tids.__getitem__):
+            run = list(group)
+            first, last = run[0], run[-1]
+            trace_id = tid_bytes.decode() if tid_bytes else ""
+            run_kinds = kinds[first : last + 1]
+            if (
+                not tid_bytes
+                or (loaded and trace_id in loaded)
+                or (suspicious and _any_between(suspicious, first, last))
+                or (unknown and not unknown.isdisjoint(run_kinds))
+            ):
+                for i in run:
+                    self._index_line(line_at(i), source, number, first_line + i, offset + starts[i], moved)
+                continue
+            entry = entries.get(trace_id)
+            if entry is None:
+                entry = entries[trace_id] = TraceEntry(trace_id)
+            start = offset + starts[first]
+            end = offset + starts[last + 1]
+            span = entry.ranges.get(number)
+            if span is None:
+                entry.ranges[number] = [start, end]
+            else:
+                span[0], span[1] = min(span[0], start), max(span[1], end)
+            entry.span_count += run_kinds.count(b"span_start")
+            entry.summary = None
+            moved[trace_id] = entry
+            for special in (b"trace_update", b"trace_summary"):
+                if special in run_kinds:
+                    for at, kind in enumerate(run_kinds):
+                        if kind == special:
+                            i = first + at
+                            self._note_line(
+                                entry, line_at(i), source, number, first_line + i, offset + starts[i]
+                            )
+            if entry.summary_record is not None:
+                continue  # the summary answers for the list: no need to look at the spans
+            for at, kind in enumerate(run_kinds):
+                if kind == b"span_start" or kind == b"span_end":
+                    i = first + at
+                    self._note_span_bound(
+                        entry, line_at(i), kind, source, number, first_line + i, offset + starts[i]
+                    )
+        self._place_many(moved.values())
+        self.version += 1
+
+    def _note_line(
+        self, entry: TraceEntry, line: bytes, source: str, number: int, lineno: int, start: int
+    ) -> dict[str, Any] | None:
+        """Parse one line of `entry` and take what the list needs from it; None if it is bad."""
+        try:
+            record = schema.decode(line)
+        except schema.SchemaError as exc:
+            self._skip(source, lineno, str(exc))
+            self._counted_bad.add((number, start))  # so `get` does not count it again
+            return None
+        entry.note(record)
+        return record
+
+    def _note_span_bound(
+        self, entry: TraceEntry, line: bytes, kind: bytes, source: str, number: int, lineno: int, start: int
+    ) -> None:
+        """A span_start / span_end line of a trace with no summary yet: the root's start and end (for
+        name, time, status, previews) are parsed; other spans' ends are only checked for errors."""
+        tid_end = line.index(b'"', 9) + 14 + _TID_LEN
+        if kind == b"span_start":
+            if line.startswith(_ROOT_MARK, tid_end + _ROOT_AT):
+                self._note_line(entry, line, source, number, lineno, start)
+            return
+        if line.find(_ERROR_MARK, tid_end, tid_end + 80) >= 0:
+            entry.error_count += 1
+        root = entry.root_span_id
+        at = tid_end + _SPAN_ID_AT
+        # With the root unknown yet, any end may be the root's (kept in `early_ends`).
+        if root is None or line[at : at + 16] == root.encode():
+            self._note_line(entry, line, source, number, lineno, start)
+
+    def _index_line(
+        self, line: bytes, source: str, number: int, lineno: int, start: int, moved: dict[str, TraceEntry]
+    ) -> None:
+        """One line, the careful way: for lines that are not ours, cut short, or of a trace open in a
+        viewer (whose every record is applied to the parsed trace as it arrives)."""
+        end = start + len(line) + 1
+        route = _route(line) if line.endswith(b"}") else None
+        if route is None:
+            self._slow_line(line, source, number, lineno, start, end)
+            return
+        kind, tid_bytes, _ = route
+        trace_id = tid_bytes.decode()
+        entry = self._entries.get(trace_id)
+        if entry is None:
+            entry = self._entries[trace_id] = TraceEntry(trace_id)
+        span = entry.ranges.get(number)
+        if span is None:
+            entry.ranges[number] = [start, end]
+        else:
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+        entry.summary = None
+        moved[trace_id] = entry
+        trace = self._loaded.get(trace_id)
+        if trace is None:
+            if kind == schema.SPAN_START:
+                entry.span_count += 1
+                if entry.summary_record is None:
+                    self._note_span_bound(entry, line, b"span_start", source, number, lineno, start)
+            elif kind == schema.SPAN_END:
+                if entry.summary_record is None:
+                    self._note_span_bound(entry, line, b"span_end", source, number, lineno, start)
+            elif kind != schema.SPAN_EVENT:
+                self._note_line(entry, line, source, number, lineno, start)
+            return
+        try:
+            record = schema.decode(line)
+        except schema.SchemaError as exc:
+            self._skip(source, lineno, str(exc))
+            self._counted_bad.add((number, start))
+            return
+        if kind == schema.SPAN_START:
+            entry.span_count += 1
+        elif kind == schema.SPAN_END and record[schema.STATUS] == schema.STATUS_ERROR:
+            entry.error_count += 1
+        if kind in (schema.TRACE_UPDATE, schema.TRACE_SUMMARY) or (
+            entry.summary_record is None
+            and kind != schema.SPAN_EVENT
+            and (record.get(schema.PARENT_ID) is None if kind == schema.SPAN_START else True)
+        ):
+            entry.note(record)
+        trace.apply(record, source)
+
+    def _file_number(self, source: str) -> int:
         number = self._file_numbers.get(source)
         if number is None:
             number = self._file_numbers[source] = len(self._files)
             self._files.append(source)
-        entries = self._entries
-        loaded = self._loaded
-        position = offset
-        lineno = first_line - 1
-        lines = data.split(b"\n")
-        lines.pop()  # after the final newline
-        self.lines_read += len(lines)
-        for line in lines:
-            start = position
-            position += len(line) + 1
-            lineno += 1
-            route = _route(line) if line.endswith(b"}") else None
-            if route is None:
-                self._slow_line(line, source, number, lineno, start, position)
-                continue
-            kind, tid_bytes, tid_end = route
-            trace_id = tid_bytes.decode()
-            entry = entries.get(trace_id)
-            if entry is None:
-                entry = entries[trace_id] = TraceEntry(trace_id)
-            span = entry.ranges.get(number)
-            if span is None:
-                entry.ranges[number] = [start, position]
-            else:
-                if start < span[0]:
-                    span[0] = start
-                if position > span[1]:
-                    span[1] = position
-            trace = loaded.get(trace_id)
-            is_root = False
-            if kind == schema.SPAN_EVENT and trace is None:
-                continue
-            if kind == schema.SPAN_START:
-                entry.span_count += 1
-                entry.summary = None
-                is_root = line.startswith(_ROOT_MARK, tid_end + _ROOT_AT)
-                if not is_root and trace is None:
-                    continue
-            elif kind == schema.SPAN_END:
-                if line.find(_ERROR_MARK, tid_end, tid_end + 80) >= 0:
-                    entry.error_count += 1
-                entry.summary = None
-                root = entry.root_span_id
-                at = tid_end + _SPAN_ID_AT
-                is_root = root is not None and line[at : at + 16] == root.encode()
-                if not is_root and trace is None:
-                    continue
-            try:
-                record = schema.decode(line)
-            except schema.SchemaError as exc:
-                self._skip(source, lineno, str(exc))
-                continue
-            if kind != schema.SPAN_EVENT and (is_root or kind not in _SPAN_BOUNDS):
-                entry.note(record)
-                self._place(entry)
-            if trace is not None:
-                trace.apply(record, source)
-        self.version += 1
+            self._line_counts.append(0)
+        return number
 
     def ingest(self, chunk: Chunk) -> None:
         """Take a chunk from the tailer (a reset chunk first forgets what its file said before)."""
         if chunk.reset:
             self.forget_source(chunk.source)
         if chunk.data:
-            self.ingest_chunk(chunk.source, chunk.offset, chunk.first_line, chunk.data)
+            self.ingest_chunk(chunk.source, chunk.offset, chunk.data, chunk.end)
 
     def forget_source(self, source: str) -> None:
         """A file was deleted, truncated or replaced: drop the traces it held. (A trace that also has
@@ -622,6 +799,7 @@ class TraceStore:
                     if at < len(self._order) and self._order[at] == key:
                         del self._order[at]
         self._counted_bad = {bad for bad in self._counted_bad if bad[0] != number}
+        self._line_counts[number] = 0
         self.processes.pop(source, None)
         self.version += 1
 
@@ -657,6 +835,7 @@ class TraceStore:
         skipped = self.first_skipped
         return {
             "files": names,
+            "line_counts": self._line_counts,
             "processes": {
                 os.path.relpath(source, directory): info.__dict__ for source, info in self.processes.items()
             },
@@ -675,6 +854,9 @@ class TraceStore:
         store = cls()
         store._files = [os.path.join(directory, name) for name in data["files"]]
         store._file_numbers = {source: number for number, source in enumerate(store._files)}
+        store._line_counts = [int(count) for count in data["line_counts"]]
+        if len(store._line_counts) != len(store._files):
+            raise ValueError("line counts do not match files")
         store.processes = {
             os.path.join(directory, name): ProcessInfo(**info) for name, info in data["processes"].items()
         }
@@ -690,9 +872,16 @@ class TraceStore:
         keys = store._order_keys
         for row in data["entries"]:
             entry = TraceEntry(row[0])
-            entry.ranges = {number: [start, end] for number, start, end in row[1]}
+            for number, start, end in row[1]:
+                if not (type(number) is int and 0 <= number < len(store._files)):
+                    raise ValueError(f"snapshot range names no file: {number!r}")
+                if not (type(start) is int and type(end) is int and 0 <= start <= end):
+                    raise ValueError(f"snapshot range is not a byte range: {start!r}, {end!r}")
+                entry.ranges[number] = [start, end]
             for name, value in zip(fields, row[2:], strict=True):
                 setattr(entry, name, value)
+            if not (isinstance(entry.tags, dict) and isinstance(entry.metadata, dict)):
+                raise ValueError("snapshot entry of the wrong shape")
             entries[entry.trace_id] = entry
             key = entry.sort_key()
             keys[entry.trace_id] = key
@@ -745,6 +934,40 @@ class TraceStore:
         trace = self._loaded.get(trace_id)
         if trace is not None:
             trace.apply(record, source)
+
+    def _place_many(self, entries: Iterable[TraceEntry]) -> None:
+        """`_place` for many entries at once: one sort or splice instead of an insertion each."""
+        order = self._order
+        keys = self._order_keys
+        new: list[tuple[int, str]] = []
+        stale: set[tuple[int, str]] = set()
+        for entry in entries:
+            key = entry.sort_key()
+            old = keys.get(entry.trace_id)
+            if old == key:
+                continue
+            if old is not None:
+                stale.add(old)
+            keys[entry.trace_id] = key
+            new.append(key)
+        if stale:
+            if len(stale) <= 8:
+                for old in stale:
+                    at = bisect.bisect_left(order, old)
+                    if at < len(order) and order[at] == old:
+                        del order[at]
+            else:
+                order[:] = [key for key in order if key not in stale]
+        if not new:
+            return
+        new.sort()
+        if not order or new[0] > order[-1]:
+            order.extend(new)  # the usual case when following: newer than all so far
+        elif new[-1] < order[0]:
+            order[:0] = new  # the usual case when indexing a directory newest file first
+        else:
+            order.extend(new)
+            order.sort()  # two sorted runs: merged in linear time
 
     def _place(self, entry: TraceEntry) -> None:
         """Keep `_order` sorted by start time as an entry's start becomes known or changes."""
@@ -969,9 +1192,17 @@ def _search_text(summary: TraceSummary) -> str:
         summary.status,
         (summary.request_preview or "")[:_SEARCH_PREVIEW_CHARS],
         (summary.response_preview or "")[:_SEARCH_PREVIEW_CHARS],
-        *(f"{key}={value}" for key, value in summary.tags.items()),
+        *(f"{key}={_safe_str(value)}" for key, value in summary.tags.items()),
     ]
     return "\x00".join(parts).lower()
+
+
+def _safe_str(value: Any) -> str:
+    """str() of a value read from a file, which may nest up to 1024 deep (deeper than str() goes)."""
+    try:
+        return str(value)
+    except RecursionError:
+        return "…"
 
 
 def _process_info(record: dict[str, Any]) -> ProcessInfo:
@@ -979,7 +1210,7 @@ def _process_info(record: dict[str, Any]) -> ProcessInfo:
     return ProcessInfo(
         pid=_int_or_none(record.get(schema.PID)),
         host=_str_or_none(record.get(schema.HOST)),
-        argv=[str(a) for a in argv] if isinstance(argv, list) else [],
+        argv=[_safe_str(a) for a in argv] if isinstance(argv, list) else [],
         python=_str_or_none(record.get(schema.PYTHON)),
         tracer_version=_str_or_none(record.get(schema.TRACER_VERSION)),
         schema_version=_int_or_none(record.get(schema.SCHEMA_VERSION_FIELD)),

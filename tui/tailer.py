@@ -29,29 +29,37 @@ Line = tuple[str, int, bytes]  # (source file, 1-based line number, line without
 
 
 class Chunk(NamedTuple):
-    """Whole lines of one file: `data` ends with a newline and starts at byte `offset`."""
+    """Whole lines of one file, starting at byte `offset`: `data[:size]` (it ends with a newline).
+
+    `end` is -1 when all of `data` is whole lines; otherwise whole lines stop there and the rest is the
+    start of a line that is read again with the next chunk (cutting `data` would copy megabytes).
+    """
 
     source: str
     offset: int
-    first_line: int  # 1-based number of the first line in `data`
     data: bytes
     reset: bool = False  # the file was truncated or replaced: forget what was read from it before
+    end: int = -1
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.end < 0 else self.end
 
 
 @dataclass
 class FileCursor:
     path: Path
     inode: tuple[int, int] | None = None
-    offset: int = 0
-    line_number: int = 0
-    partial: bytes = b""
-    discarding: bool = False  # inside an over-long line: drop bytes until its newline
+    offset: int = 0  # the first byte not handed out yet (a line start, or inside an over-long line)
+    partial: bytes = b""  # the start of a line longer than a read, kept until its newline arrives
+    partial_start: int = 0
+    discarding: bool = False  # inside a line over MAX_LINE_BYTES: drop bytes until its newline
 
     def reset(self, inode: tuple[int, int] | None) -> None:
         self.inode = inode
         self.offset = 0
-        self.line_number = 0
         self.partial = b""
+        self.partial_start = 0
         self.discarding = False
 
 
@@ -64,6 +72,7 @@ class DirectoryTailer:
         self.files_reset = 0  # truncations and replacements seen (a user may want to know)
         self.oversized_lines = 0
         self.files_gone: list[str] = []  # deleted files not yet reported (the caller drains it)
+        self._line_numbers: dict[str, int] = {}  # for `poll` only
 
     def files(self) -> list[Path]:
         """The trace files as they are now, oldest name first (names start with a UTC timestamp)."""
@@ -96,14 +105,17 @@ class DirectoryTailer:
         return total
 
     def poll(self) -> Iterator[Line]:
-        """The complete lines appended to any file since the last poll, one by one."""
+        """The complete lines appended to any file since the last poll, one by one, numbered."""
         for chunk in self.poll_chunks():
-            number = chunk.first_line
-            lines = chunk.data.split(b"\n")
+            if chunk.reset:
+                self._line_numbers.pop(chunk.source, None)
+            number = self._line_numbers.get(chunk.source, 0)
+            lines = chunk.data[: chunk.size].split(b"\n")
             lines.pop()
             for line in lines:
-                yield chunk.source, number, line
                 number += 1
+                yield chunk.source, number, line
+            self._line_numbers[chunk.source] = number
 
     def poll_chunks(self) -> Iterator[Chunk]:
         """The complete lines appended since the last poll, as chunks of whole lines with the byte
@@ -114,6 +126,7 @@ class DirectoryTailer:
         for gone in [p for p in self._cursors if p not in present]:
             del self._cursors[gone]
             self.files_gone.append(str(gone))
+            self._line_numbers.pop(str(gone), None)
         for path in reversed(current):
             cursor = self._cursors.get(path)
             if cursor is None:
@@ -121,8 +134,9 @@ class DirectoryTailer:
             yield from self._read(cursor)
 
     def _read(self, cursor: FileCursor) -> Iterator[Chunk]:
+        source = str(cursor.path)
         try:
-            with open(cursor.path, "rb") as handle:
+            with open(cursor.path, "rb", buffering=0) as handle:
                 stat = os.fstat(handle.fileno())
                 inode = (stat.st_dev, stat.st_ino)
                 reset = False
@@ -133,50 +147,76 @@ class DirectoryTailer:
                     cursor.reset(inode)
                 if stat.st_size == cursor.offset:
                     if reset:
-                        yield Chunk(str(cursor.path), 0, 1, b"", True)
+                        yield Chunk(source, 0, b"", True)
                     return
                 handle.seek(cursor.offset)
                 while True:
                     data = handle.read(READ_CHUNK_BYTES)
                     if not data:
+                        if reset:
+                            yield Chunk(source, 0, b"", True)
                         return
-                    yield from self._split(cursor, data, reset)
+                    at = cursor.offset
+                    cursor.offset += len(data)
+                    at_eof = len(data) < READ_CHUNK_BYTES  # a short read: nothing more in the file
+                    if cursor.discarding or cursor.partial:
+                        for chunk in self._long_line(cursor, data, at, reset):
+                            reset = False
+                            yield chunk
+                        if cursor.discarding or cursor.partial:
+                            if at_eof:
+                                return
+                            continue
+                        cut = cursor.offset - at  # the long line ended here: go on after it
+                        data, at = data[cut:], at + cut
+                        cursor.offset = at + len(data)
+                        if not data:
+                            if at_eof:
+                                return
+                            continue
+                    last = data.rfind(b"\n")
+                    if last < 0:
+                        if at_eof:
+                            cursor.offset = at  # a line still being written: read it again later
+                            if reset:
+                                yield Chunk(source, 0, b"", True)
+                            return
+                        cursor.partial, cursor.partial_start = data, at  # a line longer than a read
+                        if len(data) > MAX_LINE_BYTES:
+                            cursor.partial, cursor.discarding = b"", True
+                        continue
+                    whole = last + 1
+                    yield Chunk(source, at, data, reset, -1 if whole == len(data) else whole)
                     reset = False
+                    if whole < len(data):
+                        cursor.offset = at + whole  # the unfinished line is read again next time
+                        if at_eof:
+                            return
+                        handle.seek(cursor.offset)
         except OSError:
             return  # deleted between listing and opening, or unreadable: try again next poll
 
-    def _split(self, cursor: FileCursor, data: bytes, reset: bool) -> Iterator[Chunk]:
+    def _long_line(self, cursor: FileCursor, data: bytes, at: int, reset: bool) -> Iterator[Chunk]:
+        """Continue a line longer than one read. Sets `cursor.offset` just after it once it ends."""
         source = str(cursor.path)
-        # Bytes before `data` not yet handed out: the partial line (or a discarded over-long one).
-        pending_start = cursor.offset - len(cursor.partial)
-        cursor.offset += len(data)
-        last = data.rfind(b"\n")
+        newline = data.find(b"\n")
         if cursor.discarding:
-            if last < 0:
+            if newline < 0:
                 return
-            # The over-long line ends here: report it as one malformed line, then go on after it.
-            first = data.find(b"\n")
             cursor.discarding = False
-            cursor.line_number += 1
+            cursor.offset = at + newline + 1
             self.oversized_lines += 1
-            yield Chunk(source, cursor.offset - len(data), cursor.line_number, b"\x00oversized line\n", reset)
-            reset = False
-            data = data[first + 1 :]
-            pending_start = cursor.offset - len(data)
-            last = data.rfind(b"\n")
-        if last < 0:
+            yield Chunk(source, at, b"\x00oversized line\n", reset)  # one malformed line, reported
+            return
+        if newline < 0:
             if len(cursor.partial) + len(data) > MAX_LINE_BYTES:
                 cursor.partial = b""
                 cursor.discarding = True
             else:
                 cursor.partial += data
-            if reset:
-                yield Chunk(source, 0, 1, b"", True)
             return
-        whole = data[: last + 1]
-        if cursor.partial:
-            whole = cursor.partial + whole
-        cursor.partial = data[last + 1 :]
-        first_line = cursor.line_number + 1
-        cursor.line_number += whole.count(b"\n")
-        yield Chunk(source, pending_start, first_line, whole, reset)
+        line = cursor.partial + data[: newline + 1]
+        start = cursor.partial_start
+        cursor.partial = b""
+        cursor.offset = at + newline + 1
+        yield Chunk(source, start, line, reset)

@@ -64,7 +64,7 @@ class TraceWatcher:
         batch: list[Chunk] = []
         batch_bytes = 0
         for gone in self.tailer.files_gone:
-            batch.append(Chunk(gone, 0, 1, b"", True))
+            batch.append(Chunk(gone, 0, b"", True))
         self.tailer.files_gone.clear()
         backlog = self.tailer.unread_bytes()
         large = backlog > 4 * BATCH_BYTES
@@ -72,7 +72,7 @@ class TraceWatcher:
             if self._stop.is_set():
                 break  # quitting mid-index: leave the rest
             batch.append(chunk)
-            batch_bytes += len(chunk.data)
+            batch_bytes += chunk.size
             if batch_bytes >= BATCH_BYTES:
                 self._on_chunks(batch)
                 count += batch_bytes
