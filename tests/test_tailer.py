@@ -143,7 +143,8 @@ def test_files_are_read_newest_name_first(tmp_path: Path):
     ]
     for name in names:
         (tmp_path / name).write_bytes(name.encode() + b"\n")
-    assert [line.decode() for _, _, line in lines_of(DirectoryTailer(tmp_path))] == sorted(names, reverse=True)
+    read = [line.decode() for _, _, line in lines_of(DirectoryTailer(tmp_path))]
+    assert read == sorted(names, reverse=True)
 
 
 def test_a_path_that_is_a_single_file_is_followed(tmp_path: Path):
