@@ -66,7 +66,9 @@ def ls_command(
     store, _ = open_store(path)
     summaries = store.summaries()
     if as_json:
-        _print_json([summary.to_json() for summary in summaries])
+        # The index keeps previews cut for the list; JSON consumers get them whole.
+        full = (store.full_summary(summary.trace_id) or summary for summary in summaries)
+        _print_json([summary.to_json() for summary in full])
     else:
         from tui.render import print_trace_list
 

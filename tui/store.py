@@ -301,9 +301,6 @@ class Trace:
                 self.response_preview = record[schema.RESPONSE_PREVIEW]
         elif kind == schema.TRACE_SUMMARY:
             self.summary_record = record
-            root_span_id = record.get(schema.ROOT_SPAN_ID)
-            if isinstance(root_span_id, str):
-                self.root_span_id = root_span_id
 
     def to_json(self) -> dict[str, Any]:
         """The trace as `tracetui show --json` prints it (documented in docs/format.md)."""
@@ -442,8 +439,8 @@ class TraceEntry:
         "root_request",
         "root_response",
         "tags",
-        "metadata",
         "summary_record",
+        "summary_at",
         "summary",
         "search_text",
         "early_ends",
@@ -464,9 +461,11 @@ class TraceEntry:
         self.response_preview: str | None = None
         self.root_request: str | None = None  # from the root span's inputs / outputs
         self.root_response: str | None = None
-        self.tags: dict[str, Any] = {}
-        self.metadata: dict[str, Any] = {}
+        self.tags: dict[str, Any] = _NO_TAGS  # replaced by a dict of its own on the first tag
+        # The summary record, slimmed to what the list shows (previews cut to INDEX_PREVIEW_CHARS; the
+        # whole record is at `summary_at`, (file number, byte offset), when it came from a file).
         self.summary_record: dict[str, Any] | None = None
+        self.summary_at: tuple[int, int] | None = None
         self.summary: TraceSummary | None = None  # cached; dropped when anything changes
         self.search_text: str | None = None  # what `TraceStore.search` matches, made with `summary`
         # Span ends read before the root's start (its start is in an older file, which is read later):
@@ -483,7 +482,7 @@ class TraceEntry:
                 self.name = record[schema.NAME]
                 self.start_ns = record[schema.START_NS]
                 if self.summary_record is None:  # else not needed (see TRACE_SUMMARY below)
-                    self.root_request = _preview(record.get(schema.INPUTS))
+                    self.root_request = _cut(_preview(record.get(schema.INPUTS)))
                 early = self.early_ends
                 if early is not None:
                     self.early_ends = None
@@ -497,24 +496,25 @@ class TraceEntry:
                 self.end_ns = record[schema.END_NS]
                 self.root_status = record[schema.STATUS]
                 if self.summary_record is None:
-                    self.root_response = _preview(record.get(schema.OUTPUTS))
+                    self.root_response = _cut(_preview(record.get(schema.OUTPUTS)))
             elif self.root_span_id is None:
                 if self.early_ends is None:
                     self.early_ends = {}
                 self.early_ends[span_id] = (
                     record[schema.END_NS],
                     record[schema.STATUS],
-                    _preview(record.get(schema.OUTPUTS)),
+                    _cut(_preview(record.get(schema.OUTPUTS))),
                 )
         elif kind == schema.TRACE_UPDATE:
-            self.tags.update(_dict(record.get(schema.TAGS)))
-            self.metadata.update(_dict(record.get(schema.METADATA)))
+            tags = _dict(record.get(schema.TAGS))
+            if tags:
+                self.tags = {**self.tags, **tags}
             if isinstance(record.get(schema.REQUEST_PREVIEW), str):
-                self.request_preview = record[schema.REQUEST_PREVIEW]
+                self.request_preview = _cut(record[schema.REQUEST_PREVIEW])
             if isinstance(record.get(schema.RESPONSE_PREVIEW), str):
-                self.response_preview = record[schema.RESPONSE_PREVIEW]
+                self.response_preview = _cut(record[schema.RESPONSE_PREVIEW])
         elif kind == schema.TRACE_SUMMARY:
-            self.summary_record = record
+            self.summary_record = _slim_summary(record)
             root_span_id = record.get(schema.ROOT_SPAN_ID)
             if isinstance(root_span_id, str):
                 self.root_span_id = root_span_id
@@ -525,19 +525,7 @@ class TraceEntry:
     def make_summary(self) -> TraceSummary:
         record = self.summary_record
         if record is not None:
-            start_ns = record.get(schema.START_NS)
-            return TraceSummary(
-                trace_id=self.trace_id,
-                name=record.get(schema.NAME) or "",
-                status=record.get(schema.STATUS) or schema.STATUS_UNSET,
-                start_ns=start_ns,
-                end_ns=record.get(schema.END_NS),
-                span_count=max(_int(record.get(schema.SPAN_COUNT)), self.span_count),
-                error_count=_int(record.get(schema.ERROR_COUNT)),
-                request_preview=_str_or_none(record.get(schema.REQUEST_PREVIEW)),
-                response_preview=_str_or_none(record.get(schema.RESPONSE_PREVIEW)),
-                tags={**self.tags, **_dict(record.get(schema.TAGS))},
-            )
+            return summary_from_record(self.trace_id, record, self.span_count, self.tags)
         if self.root_status is None:
             status = schema.TRACE_IN_PROGRESS
         else:
@@ -694,6 +682,8 @@ class TraceStore:
             self._counted_bad.add((number, start))  # so `get` does not count it again
             return None
         entry.note(record)
+        if record[schema.KIND] == schema.TRACE_SUMMARY:
+            entry.summary_at = (number, start)
         return record
 
     def _note_span_bound(
@@ -818,8 +808,8 @@ class TraceStore:
         "root_request",
         "root_response",
         "tags",
-        "metadata",
         "summary_record",
+        "summary_at",
     )
 
     def snapshot(self, directory: str) -> dict[str, Any]:
@@ -880,8 +870,14 @@ class TraceStore:
                 entry.ranges[number] = [start, end]
             for name, value in zip(fields, row[2:], strict=True):
                 setattr(entry, name, value)
-            if not (isinstance(entry.tags, dict) and isinstance(entry.metadata, dict)):
+            if not isinstance(entry.tags, dict) or not (
+                entry.summary_record is None or isinstance(entry.summary_record, dict)
+            ):
                 raise ValueError("snapshot entry of the wrong shape")
+            if entry.summary_at is not None:
+                entry.summary_at = tuple(entry.summary_at)
+            if not entry.tags:
+                entry.tags = _NO_TAGS
             entries[entry.trace_id] = entry
             key = entry.sort_key()
             keys[entry.trace_id] = key
@@ -1017,6 +1013,25 @@ class TraceStore:
             entry.summary = entry.make_summary()
             entry.search_text = None
         return entry.summary
+
+    def full_summary(self, trace_id: str) -> TraceSummary | None:
+        """Like `summary`, but with whole previews (the index keeps them cut): read back from the
+        trace's summary record in its file."""
+        entry = self._entries.get(trace_id)
+        if entry is None:
+            return None
+        if entry.summary_at is not None:
+            number, offset = entry.summary_at
+            try:
+                with open(self._files[number], "rb") as handle:
+                    handle.seek(offset)
+                    record = schema.decode(handle.readline())
+                if record.get(schema.TRACE_ID) == trace_id:
+                    return summary_from_record(trace_id, record, entry.span_count, entry.tags)
+            except (OSError, schema.SchemaError):
+                pass
+        trace = self.get(trace_id)
+        return trace.summary() if trace is not None else self.summary(trace_id)
 
     def view(self) -> SummaryView:
         """All traces' summaries, newest first, as a lazy sequence (nothing is built until shown)."""
@@ -1203,6 +1218,56 @@ def _safe_str(value: Any) -> str:
         return str(value)
     except RecursionError:
         return "…"
+
+
+# Previews the index keeps in memory (and in its snapshot) are cut to this: the list shows a few dozen
+# characters and the filter the first 200. `TraceStore.full_summary` reads the whole record back.
+INDEX_PREVIEW_CHARS = 300
+_NO_TAGS: dict[str, Any] = {}  # shared by every entry without tags: never mutated
+
+
+def _cut(text: str | None) -> str | None:
+    if text is None or len(text) <= INDEX_PREVIEW_CHARS:
+        return text
+    return text[: INDEX_PREVIEW_CHARS - 3] + "..."
+
+
+_SLIM_FIELDS = (
+    schema.NAME,
+    schema.STATUS,
+    schema.START_NS,
+    schema.END_NS,
+    schema.SPAN_COUNT,
+    schema.ERROR_COUNT,
+    schema.TAGS,
+)
+
+
+def _slim_summary(record: dict[str, Any]) -> dict[str, Any]:
+    slim = {field: record.get(field) for field in _SLIM_FIELDS}
+    slim[schema.REQUEST_PREVIEW] = _cut(_str_or_none(record.get(schema.REQUEST_PREVIEW)))
+    slim[schema.RESPONSE_PREVIEW] = _cut(_str_or_none(record.get(schema.RESPONSE_PREVIEW)))
+    if not slim[schema.TAGS]:
+        slim[schema.TAGS] = None
+    return slim
+
+
+def summary_from_record(
+    trace_id: str, record: dict[str, Any], span_count: int, tags: dict[str, Any]
+) -> TraceSummary:
+    """The list's view of a trace that has a TRACE_SUMMARY record."""
+    return TraceSummary(
+        trace_id=trace_id,
+        name=record.get(schema.NAME) or "",
+        status=record.get(schema.STATUS) or schema.STATUS_UNSET,
+        start_ns=record.get(schema.START_NS),
+        end_ns=record.get(schema.END_NS),
+        span_count=max(_int(record.get(schema.SPAN_COUNT)), span_count),
+        error_count=_int(record.get(schema.ERROR_COUNT)),
+        request_preview=_str_or_none(record.get(schema.REQUEST_PREVIEW)),
+        response_preview=_str_or_none(record.get(schema.RESPONSE_PREVIEW)),
+        tags={**tags, **_dict(record.get(schema.TAGS))},
+    )
 
 
 def _process_info(record: dict[str, Any]) -> ProcessInfo:
