@@ -301,8 +301,8 @@ def test_snapshot_with_entries_of_the_wrong_types_does_not_break_reading(trace_d
     sdk_traces("one", "two")
     expected = contents(open_store(trace_dir)[0])
     document = snapshot_document(trace_dir)
-    for row in document["store"]["entries"]:
-        row[1] = [[0, "start", "end"]]  # byte offsets that are not numbers
+    ranges = document["store"]["entries"]["ranges"]
+    document["store"]["entries"]["ranges"] = [[0, "start", "end"] for _ in ranges]  # not numbers
     index_path(trace_dir).write_bytes(orjson.dumps(document))
     store, _ = open_store(trace_dir)
     assert contents(store) == expected

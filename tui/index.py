@@ -1,7 +1,7 @@
 """The persistent index: a snapshot of the trace store kept next to the data, so that opening an
 unchanged (or only appended-to) directory again does not read every file again.
 
-Layout: ``DIR/.tracetui-index/index.v1`` (one JSON document, written atomically). It records, for each
+Layout: ``DIR/.tracetui-index/index.v2`` (one JSON document, written atomically). It records, for each
 trace file, how far it was indexed (offset and line number, whole lines only), its inode, and a hash of
 the bytes just before that offset; and the store's index (see `TraceStore.snapshot`).
 
@@ -28,8 +28,8 @@ from tui.store import TraceStore
 from tui.tailer import DirectoryTailer, FileCursor
 
 INDEX_DIR = ".tracetui-index"
-INDEX_NAME = "index.v1"
-INDEX_VERSION = 1
+INDEX_NAME = "index.v2"
+INDEX_VERSION = 2
 # How many bytes before a file's indexed offset are hashed to tell an appended file from a rewritten one.
 _TAIL_BYTES = 4096
 
