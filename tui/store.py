@@ -873,45 +873,55 @@ class TraceStore:
         if any(len(column) != count for column in columns.values()):
             raise ValueError("snapshot columns of different lengths")
         files = len(store._files)
-        summary_columns = [columns["summary." + name] for name in _SLIM_SUMMARY_FIELDS]
-        field_columns = [columns[name] for name in cls._ENTRY_FIELDS]
+        ranges_column = columns["ranges"]
+        # Checked in bulk, so the loop below can trust them: ranges are (file, start, end) int triples.
+        for flat in ranges_column:
+            if len(flat) % 3 or not all(type(value) is int and value >= 0 for value in flat):
+                raise ValueError("snapshot range is not a byte range")
+            if any(flat[at] >= files for at in range(0, len(flat), 3)):
+                raise ValueError("snapshot range names no file")
+        field_rows = zip(*(columns[name] for name in cls._ENTRY_FIELDS), strict=True)
+        summary_rows = zip(*(columns["summary." + name] for name in _SLIM_SUMMARY_FIELDS), strict=True)
         entries = store._entries
-        keys = store._order_keys
-        order = store._order
         new = object.__new__
-        for row, trace_id in enumerate(ids):
+        slim_fields = _SLIM_SUMMARY_FIELDS
+        for trace_id, flat, fields, summary, has_summary in zip(
+            ids, ranges_column, field_rows, summary_rows, columns["has_summary"], strict=True
+        ):
             entry = new(TraceEntry)
             entry.trace_id = trace_id
-            flat = columns["ranges"][row]
-            ranges = {}
-            for at in range(0, len(flat), 3):
-                number, start, end = flat[at : at + 3]
-                if not (type(number) is int and 0 <= number < files):
-                    raise ValueError(f"snapshot range names no file: {number!r}")
-                if not (type(start) is int and type(end) is int and 0 <= start <= end):
-                    raise ValueError(f"snapshot range is not a byte range: {start!r}, {end!r}")
-                ranges[number] = [start, end]
-            entry.ranges = ranges
-            entry.records = None
-            for name, column in zip(cls._ENTRY_FIELDS, field_columns, strict=True):
-                setattr(entry, name, column[row])
-            entry.tags = entry.tags or _NO_TAGS
-            if not isinstance(entry.tags, dict):
-                raise ValueError("snapshot entry of the wrong shape")
-            if entry.summary_at is not None:
-                entry.summary_at = (int(entry.summary_at[0]), int(entry.summary_at[1]))
-            entry.summary_record = (
-                dict(zip(_SLIM_SUMMARY_FIELDS, (column[row] for column in summary_columns), strict=True))
-                if columns["has_summary"][row]
-                else None
-            )
-            entry.summary = None
-            entry.search_text = None
-            entry.early_ends = None
+            if len(flat) == 3:
+                entry.ranges = {flat[0]: [flat[1], flat[2]]}
+            else:
+                entry.ranges = {flat[at]: [flat[at + 1], flat[at + 2]] for at in range(0, len(flat), 3)}
+            (
+                entry.root_span_id,
+                entry.name,
+                entry.start_ns,
+                entry.end_ns,
+                entry.root_status,
+                entry.span_count,
+                entry.error_count,
+                entry.request_preview,
+                entry.response_preview,
+                entry.root_request,
+                entry.root_response,
+                tags,
+                summary_at,
+            ) = fields
+            entry.tags = tags or _NO_TAGS
+            entry.summary_at = None if summary_at is None else (summary_at[0], summary_at[1])
+            entry.summary_record = dict(zip(slim_fields, summary, strict=False)) if has_summary else None
+            entry.records = entry.summary = entry.search_text = entry.early_ends = None
             entries[trace_id] = entry
-            key = entry.sort_key()
-            keys[trace_id] = key
-            order.append(key)
+        for entry in entries.values():
+            if not isinstance(entry.tags, dict) or type(entry.span_count) is not int:
+                raise ValueError("snapshot entry of the wrong shape")
+        keys = store._order_keys
+        for trace_id, entry in entries.items():
+            keys[trace_id] = entry.sort_key()
+        order = store._order
+        order.extend(keys.values())
         order.sort()
         store.version = 1
         return store
