@@ -193,8 +193,11 @@ class TraceApp(App[None]):
         with self.store_lock:
             if changed:
                 self._seen_version = store.version
-                self._rows = self._current_rows()
-                trace_list.set_rows(self._rows)
+                if self._filter.strip():
+                    self._apply_filter(self._filter)  # in a worker: see _apply_filter
+                else:
+                    self._rows = self._current_rows()
+                    trace_list.set_rows(self._rows)
             trace = store.get(self._selected_trace) if self._selected_trace else None
             running = trace is not None and any(span.running for span in trace.spans)
             if changed or running:
@@ -265,9 +268,21 @@ class TraceApp(App[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self._filter = event.value
+        self._apply_filter(event.value)
+
+    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
+    def _apply_filter(self, needle: str) -> None:
+        """Filter off the UI thread: over hundreds of thousands of traces it takes a few frames, and
+        keys typed meanwhile must not wait for it."""
         with self.store_lock:
-            self._rows = self._current_rows()
-        self.query_one(TraceList).set_rows(self._rows)
+            rows = self._current_rows()
+        self.call_from_thread(self._show_filtered, needle, rows)
+
+    def _show_filtered(self, needle: str, rows: Sequence[TraceSummary]) -> None:
+        if needle != self._filter or not self.query(TraceList):
+            return  # overtaken by a later key, or shutting down
+        self._rows = rows
+        self.query_one(TraceList).set_rows(rows)
         self._update_status()
 
     @on(Input.Submitted, "#filter")

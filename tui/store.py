@@ -580,6 +580,7 @@ class TraceStore:
         self.lines_skipped = 0
         self.first_skipped: SkippedLine | None = None
         self.version = 0  # bumped on every change, so views can tell whether to redraw
+        self._search_cache: tuple[int, int, tuple[str, list[str], list[int]]] | None = None
 
     # -- feeding -----------------------------------------------------------------------------------
 
@@ -1082,20 +1083,50 @@ class TraceStore:
         return list(self.view())
 
     def search(self, needle: str) -> FilteredView:
-        """Traces whose id, name, status, previews or tags contain `needle` (any case), newest first."""
-        needle = needle.lower()
-        matches = []
+        """Traces whose id, name, status, previews or tags contain `needle` (any case), newest first.
+
+        All traces' search texts are kept joined in one string (rebuilt only after the store changed),
+        so a needle is looked for at C speed: `str.find` from match to match, each match mapped back to
+        its trace by bisection. Only a needle matching nearly everything walks row by row.
+        """
+        needle = needle.lower().replace("\n", " ")
+        if not needle:
+            return FilteredView(self, self.trace_ids())
+        blob, ids, starts = self._search_blob()
+        found: list[str] = []
+        if blob.count(needle) > len(ids) // 4:
+            texts = blob.split("\n")
+            found = [trace_id for trace_id, text in zip(ids, texts, strict=True) if needle in text]
+            return FilteredView(self, found)
+        at = blob.find(needle)
+        while at >= 0:
+            row = bisect.bisect_right(starts, at) - 1
+            found.append(ids[row])
+            # Next match after this row: one trace matches once.
+            next_start = starts[row + 1] if row + 1 < len(starts) else len(blob)
+            at = blob.find(needle, next_start)
+        return FilteredView(self, found)
+
+    def _search_blob(self) -> tuple[str, list[str], list[int]]:
+        """(every search text joined by newlines newest first, their trace ids, where each starts)."""
+        cached = self._search_cache
+        if cached is not None and cached[0] == self.version and cached[1] == len(self._order):
+            return cached[2]
+        ids = self.trace_ids()
         entries = self._entries
-        for _, trace_id in reversed(self._order):
+        texts = []
+        for trace_id in ids:
             entry = entries[trace_id]
-            summary = entry.summary or self.summary(trace_id)
-            text = entry.search_text
-            if text is None:
+            if entry.summary is None or entry.search_text is None:
+                summary = self.summary(trace_id)
                 assert summary is not None
-                text = entry.search_text = _search_text(summary)
-            if needle in text:
-                matches.append(trace_id)
-        return FilteredView(self, matches)
+                entry.search_text = _search_text(summary).replace("\n", " ")
+            texts.append(entry.search_text)
+        starts = list(itertools.accumulate((len(text) + 1 for text in texts), initial=0))
+        starts.pop()
+        result = ("\n".join(texts), ids, starts)
+        self._search_cache = (self.version, len(self._order), result)
+        return result
 
     def find(self, id_or_prefix: str) -> list[str]:
         """Ids of the traces that `id_or_prefix` names: an exact id, else every id it prefixes."""
