@@ -165,11 +165,15 @@ class TraceApp(App[None]):
         self.watcher.run()
 
     def _on_caught_up(self) -> None:
-        """Everything on disk has been read once: save the index, so the next open is instant."""
-        if self.use_index and not self._index_saved:
-            self._index_saved = True
-            with self.store_lock:
+        """Everything on disk has been read once: save the index, so the next open is instant, and
+        prepare the filter's search texts, so the first `/` answers at once (both in this thread)."""
+        if self._index_saved:
+            return
+        self._index_saved = True
+        with self.store_lock:
+            if self.use_index:
                 save_index(self.store, self.watcher.tailer)
+            self.store.prepare_search()
 
     def _on_chunks(self, chunks: list[Chunk]) -> None:
         with self.store_lock:
@@ -190,18 +194,12 @@ class TraceApp(App[None]):
             trace_list = self.query_one(TraceList)
         except NoMatches:
             return  # shutting down: the timer can fire once more after the widgets are gone
-        with self.store_lock:
-            if changed:
-                self._seen_version = store.version
-                if self._filter.strip():
-                    self._apply_filter(self._filter)  # in a worker: see _apply_filter
-                else:
-                    self._rows = self._current_rows()
-                    trace_list.set_rows(self._rows)
-            trace = store.get(self._selected_trace) if self._selected_trace else None
-            running = trace is not None and any(span.running for span in trace.spans)
-            if changed or running:
-                self._show_trace(trace)
+        if not self.store_lock.acquire(blocking=False):
+            return  # the watcher or a filter holds the store: skip this frame rather than freeze
+        try:
+            self._refresh_locked(store, changed, trace_list)
+        finally:
+            self.store_lock.release()
         if (
             not changed
             and self._ticks % 5 == 0
@@ -209,6 +207,19 @@ class TraceApp(App[None]):
         ):
             trace_list.refresh()  # elapsed times of running traces tick
         self._update_status()
+
+    def _refresh_locked(self, store: TraceStore, changed: bool, trace_list: TraceList) -> None:
+        if changed:
+            self._seen_version = store.version
+            if self._filter.strip():
+                self._apply_filter(self._filter)  # in a worker: see _apply_filter
+            else:
+                self._rows = self._current_rows()
+                trace_list.set_rows(self._rows)
+        trace = store.get(self._selected_trace) if self._selected_trace else None
+        running = trace is not None and any(span.running for span in trace.spans)
+        if changed or running:
+            self._show_trace(trace)
 
     def _current_rows(self) -> Sequence[TraceSummary]:
         """The rows the list shows: every trace, or those matching the filter (call with the lock)."""

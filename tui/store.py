@@ -24,6 +24,7 @@ from typing import Any, overload
 import orjson
 
 from tracer import schema
+from tui.liveness import Liveness
 from tui.tailer import Chunk, DirectoryTailer
 
 PREVIEW_MAX_CHARS = 1000
@@ -39,6 +40,7 @@ class ProcessInfo:
     python: str | None
     tracer_version: str | None
     schema_version: int | None
+    start_ns: int | None = None  # when its writer started (tells a reused pid from the writer's)
 
 
 @dataclass
@@ -72,10 +74,13 @@ class Span:
     location: dict[str, Any] | None = None
     source: str | None = None  # the file its start record came from
     started: bool = False
+    # No end, and the process that wrote its start is gone (set by the store: `TraceStore.get`).
+    interrupted: bool = False
 
     @property
     def running(self) -> bool:
-        return self.end_ns is None
+        """No end yet, and its process may still end it (not `interrupted`)."""
+        return self.end_ns is None and not self.interrupted
 
     @property
     def duration_ns(self) -> int | None:
@@ -98,6 +103,7 @@ class Span:
             "attributes": self.attributes,
             "events": [event.to_json() for event in self.events],
             "location": self.location,
+            "interrupted": self.interrupted,
         }
 
 
@@ -163,6 +169,8 @@ class Trace:
         self.summary_record: dict[str, Any] | None = None
         self._ordered: list[Span] | None = None  # cache of `spans`, dropped on every change
         self._summary: TraceSummary | None = None  # cache of `summary()`, dropped on every record
+        self.changes = 0  # records applied so far (the store re-checks liveness when this moves)
+        self.liveness_checked: tuple[int, float] | None = None  # (changes, when) of the last check
 
     def span(self, span_id: str) -> Span:
         """The span with this id, created empty if its start record has not arrived yet."""
@@ -238,7 +246,7 @@ class Trace:
         if root is None:
             status = schema.TRACE_IN_PROGRESS
         elif root.end_ns is None:
-            status = schema.TRACE_IN_PROGRESS
+            status = schema.TRACE_INTERRUPTED if root.interrupted else schema.TRACE_IN_PROGRESS
         else:
             status = root.status if root.status != schema.STATUS_UNSET else schema.STATUS_OK
         return TraceSummary(
@@ -262,6 +270,7 @@ class Trace:
         """Take one decoded record of this trace (any kind, in any order)."""
         kind = record[schema.KIND]
         self._summary = None  # any record may change what the summary says
+        self.changes += 1
         if kind == schema.SPAN_START:
             span = self.span(record[schema.SPAN_ID])
             span.parent_id = _str_or_none(record.get(schema.PARENT_ID))
@@ -281,6 +290,7 @@ class Trace:
             span.end_ns = record[schema.END_NS]
             span.status = record[schema.STATUS]
             span.status_message = _str_or_none(record.get(schema.STATUS_MESSAGE)) or ""
+            span.interrupted = False
             span.outputs = record.get(schema.OUTPUTS)
             if schema.INPUTS in record:
                 span.inputs = record[schema.INPUTS]
@@ -444,6 +454,7 @@ class TraceEntry:
         "summary",
         "search_text",
         "early_ends",
+        "root_source",
     )
 
     def __init__(self, trace_id: str) -> None:
@@ -471,14 +482,18 @@ class TraceEntry:
         # Span ends read before the root's start (its start is in an older file, which is read later):
         # span id -> (end_ns, status, outputs preview), until the root is known.
         self.early_ends: dict[str, tuple[Any, Any, str | None]] | None = None
+        # The file the root span's start came from: its PROCESS record tells whether the root can still
+        # end (`TraceStore.summary` marks the trace INTERRUPTED when that process is gone).
+        self.root_source: str | None = None
 
-    def note(self, record: dict[str, Any]) -> None:
-        """Take what the list needs from a parsed record of this trace."""
+    def note(self, record: dict[str, Any], source: str | None = None) -> None:
+        """Take what the list needs from a parsed record of this trace (read from file `source`)."""
         kind = record[schema.KIND]
         self.summary = None
         if kind == schema.SPAN_START:
             if record.get(schema.PARENT_ID) is None:
                 self.root_span_id = record[schema.SPAN_ID]
+                self.root_source = source
                 self.name = record[schema.NAME]
                 self.start_ns = record[schema.START_NS]
                 if self.summary_record is None:  # else not needed (see TRACE_SUMMARY below)
@@ -522,12 +537,13 @@ class TraceEntry:
             # longer read. Dropped, they cost neither memory nor space in the persistent index.
             self.root_request = self.root_response = None
 
-    def make_summary(self) -> TraceSummary:
+    def make_summary(self, interrupted: bool = False) -> TraceSummary:
+        """The list's row; `interrupted`: the root has no end and its process is gone."""
         record = self.summary_record
         if record is not None:
             return summary_from_record(self.trace_id, record, self.span_count, self.tags)
         if self.root_status is None:
-            status = schema.TRACE_IN_PROGRESS
+            status = schema.TRACE_INTERRUPTED if interrupted else schema.TRACE_IN_PROGRESS
         else:
             status = self.root_status if self.root_status != schema.STATUS_UNSET else schema.STATUS_OK
         return TraceSummary(
@@ -576,6 +592,7 @@ class TraceStore:
         self._line_counts: list[int] = []  # lines indexed so far, per file
         self._counted_bad: set[tuple[int, int]] = set()  # (file, offset) of lines found bad on load
         self.processes: dict[str, ProcessInfo] = {}
+        self.liveness = Liveness()  # is a file's writer still running? (cached, see tui/liveness.py)
         self.lines_read = 0
         self.lines_skipped = 0
         self.first_skipped: SkippedLine | None = None
@@ -682,7 +699,7 @@ class TraceStore:
             self._skip(source, lineno, str(exc))
             self._counted_bad.add((number, start))  # so `get` does not count it again
             return None
-        entry.note(record)
+        entry.note(record, source)
         if record[schema.KIND] == schema.TRACE_SUMMARY:
             entry.summary_at = (number, start)
         return record
@@ -754,7 +771,7 @@ class TraceStore:
             and kind != schema.SPAN_EVENT
             and (record.get(schema.PARENT_ID) is None if kind == schema.SPAN_START else True)
         ):
-            entry.note(record)
+            entry.note(record, source)
         trace.apply(record, source)
 
     def _file_number(self, source: str) -> int:
@@ -827,6 +844,10 @@ class TraceStore:
             for entry in entries
         ]
         columns["tags"] = [entry.tags or None for entry in entries]
+        numbers = self._file_numbers
+        columns["root_file"] = [
+            None if entry.root_source is None else numbers.get(entry.root_source) for entry in entries
+        ]
         summaries = [entry.summary_record for entry in entries]
         columns["has_summary"] = [record is not None for record in summaries]
         for name in _SLIM_SUMMARY_FIELDS:
@@ -914,7 +935,13 @@ class TraceStore:
             entry.summary_at = None if summary_at is None else (summary_at[0], summary_at[1])
             entry.summary_record = dict(zip(slim_fields, summary, strict=False)) if has_summary else None
             entry.records = entry.summary = entry.search_text = entry.early_ends = None
+            entry.root_source = None
             entries[trace_id] = entry
+        root_files = columns.get("root_file")  # absent from snapshots of older versions
+        if root_files is not None:
+            for trace_id, number in zip(ids, root_files, strict=True):
+                if type(number) is int and 0 <= number < files:
+                    entries[trace_id].root_source = store._files[number]
         for entry in entries.values():
             if not isinstance(entry.tags, dict) or type(entry.span_count) is not int:
                 raise ValueError("snapshot entry of the wrong shape")
@@ -966,7 +993,7 @@ class TraceStore:
             entry.span_count += 1
         elif kind == schema.SPAN_END and record[schema.STATUS] == schema.STATUS_ERROR:
             entry.error_count += 1
-        entry.note(record)
+        entry.note(record, source)
         self._place(entry)
         trace = self._loaded.get(trace_id)
         if trace is not None:
@@ -1050,10 +1077,48 @@ class TraceStore:
         entry = self._entries.get(trace_id)
         if entry is None:
             return None
-        if entry.summary is None:
-            entry.summary = entry.make_summary()
+        summary = entry.summary
+        if summary is not None and summary.status == schema.TRACE_IN_PROGRESS and self._root_gone(entry):
+            summary = None  # its writer died since: now INTERRUPTED
+            self.version += 1  # so views redraw (no record arrived to tell them)
+        if summary is None:
+            summary = entry.summary = entry.make_summary(interrupted=self._root_gone(entry))
             entry.search_text = None
-        return entry.summary
+        return summary
+
+    def process_gone(self, source: str | None) -> bool:
+        """Whether the process that wrote file `source` surely no longer runs (its PROCESS record names
+        this host and a pid that is dead or reused); False when unknown (see tui/liveness.py)."""
+        info = self.processes.get(source) if source is not None else None
+        if info is None:
+            return False
+        return self.liveness.gone(info.host, info.pid, info.start_ns)
+
+    def _root_gone(self, entry: TraceEntry) -> bool:
+        return (
+            entry.summary_record is None
+            and entry.root_status is None
+            and self.process_gone(entry.root_source)
+        )
+
+    def _mark_interrupted(self, trace: Trace) -> None:
+        """Set `interrupted` on the trace's unended spans whose writer is gone: after the trace changed,
+        and at most once per liveness TTL otherwise."""
+        now = self.liveness.clock()
+        checked = trace.liveness_checked
+        if checked is not None and checked[0] == trace.changes and now - checked[1] < self.liveness.ttl_s:
+            return
+        trace.liveness_checked = (trace.changes, now)
+        changed = False
+        for span in trace.spans:
+            if span.end_ns is None:
+                gone = self.process_gone(span.source)
+                if gone != span.interrupted:
+                    span.interrupted = gone
+                    changed = True
+        if changed:
+            trace._summary = None
+            self.version += 1
 
     def full_summary(self, trace_id: str) -> TraceSummary | None:
         """Like `summary`, but with whole previews (the index keeps them cut): read back from the
@@ -1107,6 +1172,10 @@ class TraceStore:
             at = blob.find(needle, next_start)
         return FilteredView(self, found)
 
+    def prepare_search(self) -> None:
+        """Build what `search` scans now (it is otherwise built on the first search)."""
+        self._search_blob()
+
     def _search_blob(self) -> tuple[str, list[str], list[int]]:
         """(every search text joined by newlines newest first, their trace ids, where each starts)."""
         cached = self._search_cache
@@ -1117,7 +1186,11 @@ class TraceStore:
         texts = []
         for trace_id in ids:
             entry = entries[trace_id]
-            if entry.summary is None or entry.search_text is None:
+            if (
+                entry.summary is None
+                or entry.search_text is None
+                or entry.summary.status == schema.TRACE_IN_PROGRESS
+            ):
                 summary = self.summary(trace_id)
                 assert summary is not None
                 entry.search_text = _search_text(summary).replace("\n", " ")
@@ -1142,6 +1215,7 @@ class TraceStore:
         trace = self._loaded.get(trace_id)
         if trace is not None:
             self._loaded.move_to_end(trace_id)
+            self._mark_interrupted(trace)
             return trace
         entry = self._entries.get(trace_id)
         if entry is None:
@@ -1154,6 +1228,7 @@ class TraceStore:
         self._loaded[trace_id] = trace
         if len(self._loaded) > self.LOADED_TRACES:
             self._loaded.popitem(last=False)
+        self._mark_interrupted(trace)
         return trace
 
     def _load_range(self, trace: Trace, number: int, start: int, end: int) -> None:
@@ -1353,6 +1428,7 @@ def _process_info(record: dict[str, Any]) -> ProcessInfo:
         python=_str_or_none(record.get(schema.PYTHON)),
         tracer_version=_str_or_none(record.get(schema.TRACER_VERSION)),
         schema_version=_int_or_none(record.get(schema.SCHEMA_VERSION_FIELD)),
+        start_ns=_int_or_none(record.get(schema.START_NS)),
     )
 
 

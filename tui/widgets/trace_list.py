@@ -167,9 +167,11 @@ class TraceList(ScrollView, can_focus=True):
         index = scroll_y + y
         width = self.size.width
         base = self.rich_style
-        if index >= len(self._rows):
+        try:
+            row = self._rows[index]
+        except IndexError:  # past the end (or the store shrank under a lazy view until next refresh)
             return Strip.blank(width, base)
-        text = self._row_text(self._rows[index], width)
+        text = self._row_text(row, width)
         if index == self.cursor:
             text.stylize(self.get_component_rich_style("trace-list--cursor"))
         strip = Strip(text.render(self.app.console), text.cell_len)
