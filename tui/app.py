@@ -170,10 +170,11 @@ class TraceApp(App[None]):
         if self._index_saved:
             return
         self._index_saved = True
-        with self.store_lock:
-            if self.use_index:
+        if self.use_index:
+            with self.store_lock:
                 save_index(self.store, self.watcher.tailer)
-            self.store.prepare_search()
+        # Without the lock: only this thread changes the store, and the UI must not wait seconds.
+        self.store.prepare_search()
 
     def _on_chunks(self, chunks: list[Chunk]) -> None:
         with self.store_lock:
