@@ -15,13 +15,15 @@ import numpy as np
 import orjson
 import pydantic
 import pytest
-from conftest import span_records
+from conftest import load, span_records
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tracer
+from tracer.config import settings as settings_
 from tracer.schema import TRUNCATION_MARKER, TRUNCATION_MARKER_ESTIMATED
 from tracer.values import DEFAULT_MAX_VALUE_BYTES, encode_value
+from tracer.writer import writer
 
 
 class WithRepr:
@@ -387,3 +389,52 @@ def test_big_dict_prefix_matches_full_encoding() -> None:
         full = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
         assert encoded.startswith(full[:1000].decode())
         assert "tracetui: truncated, ~" in encoded
+
+
+# -- round trip through the file and the reader ---------------------------------------------------------
+
+
+class RaisingRepr:
+    """An object whose `__repr__` raises: it must still be stored (as the fallback text)."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+
+round_trip_values = st.one_of(values, st.builds(RaisingRepr))
+
+
+@settings(max_examples=60, deadline=None)
+@given(argument=round_trip_values, result=round_trip_values)
+def test_any_value_round_trips_through_the_reader_as_json(
+    tmp_path_factory: pytest.TempPathFactory, argument: Any, result: Any
+) -> None:
+    """Whatever a traced function takes and returns, the call returns it unchanged, and the reader gives
+    back exactly the JSON value the tracer's encoding of it describes."""
+    directory = tmp_path_factory.mktemp("roundtrip")
+    tracer.configure(directory=directory)
+    try:
+
+        @tracer.trace
+        def passthrough(value: Any) -> Any:
+            return result
+
+        assert passthrough(argument) is result
+        trace_id = tracer.get_last_active_trace_id()
+        store = load(directory)
+        assert trace_id is not None
+        trace = store.get(trace_id)
+        assert trace is not None and store.lines_skipped == 0
+        (span,) = trace.spans
+        expected_in = orjson.loads(encode_value({"value": argument}))
+        expected_out = orjson.loads(encode_value(result))
+        assert _same_json(span.inputs, expected_in)
+        assert _same_json(span.outputs, expected_out)
+    finally:
+        writer.close()
+        settings_.reset()
+
+
+def _same_json(left: Any, right: Any) -> bool:
+    """JSON equality where NaN never occurs (encoded as null) but floats may be -0.0 vs 0.0."""
+    return orjson.dumps(left) == orjson.dumps(right)
