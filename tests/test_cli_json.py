@@ -49,6 +49,7 @@ SPAN_KEYS = {
     "attributes",
     "events",
     "location",  # documented in docs/format.md in addition to the list
+    "interrupted",  # true for an unended span whose process is gone (docs/format.md)
 }
 EVENT_KEYS = {"name", "time_ns", "attributes"}
 SUMMARY_KEYS = {

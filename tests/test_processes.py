@@ -226,8 +226,8 @@ def _find_span_start(trace_dir: Path, name: str) -> bool:
     return False
 
 
-def test_sigkill_mid_span_leaves_the_started_span_in_progress_and_it_was_on_disk_within_100ms(tmp_path):
-    """SIGKILL inside a span: its start reached the file within 100 ms and reads back as in progress."""
+def test_sigkill_mid_span_leaves_the_started_span_interrupted_and_it_was_on_disk_within_100ms(tmp_path):
+    """SIGKILL inside a span: its start reached the file within 100 ms and reads back as interrupted."""
     trace_dir = tmp_path / "traces"
     script = _script(tmp_path, "hang.py", HANGING_PROGRAM)
     proc = _popen(script, trace_dir)
@@ -258,14 +258,14 @@ def test_sigkill_mid_span_leaves_the_started_span_in_progress_and_it_was_on_disk
     assert store.lines_skipped == 0
     trace = _single_trace(store)
     summary = trace.summary()
-    assert summary.status == schema.TRACE_IN_PROGRESS
+    assert summary.status == schema.TRACE_INTERRUPTED  # the writer's pid is dead (reaped above)
     assert summary.name == "agent"
     assert summary.end_ns is None and summary.duration_ms is None
     by_name = {s.raw_name: s for s in trace.spans}
     assert set(by_name) == {"agent", "finished_step", "stuck"}
     for name in ("agent", "stuck"):
         assert by_name[name].end_ns is None, name
-        assert by_name[name].running
+        assert by_name[name].interrupted and not by_name[name].running, name
         assert by_name[name].start_ns is not None
     assert by_name["agent"].inputs == {"question": "why?"}
     assert by_name["stuck"].parent_id == by_name["agent"].span_id
@@ -273,8 +273,13 @@ def test_sigkill_mid_span_leaves_the_started_span_in_progress_and_it_was_on_disk
     assert by_name["finished_step"].end_ns is not None
     assert by_name["finished_step"].outputs == 2
     as_json = trace.to_json()
-    assert as_json["status"] == "IN_PROGRESS"
+    assert as_json["status"] == "INTERRUPTED"
     assert {s["name"]: s["end_ns"] for s in as_json["spans"]}["stuck"] is None
+    assert {s["name"]: s["interrupted"] for s in as_json["spans"]} == {
+        "agent": True,
+        "finished_step": False,
+        "stuck": True,
+    }
 
 
 # -- nothing lost on exit ------------------------------------------------------------------------------

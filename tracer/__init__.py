@@ -13,6 +13,7 @@ viewer's dependencies.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 from tracer.config import RandomIdGenerator, SequentialIdGenerator, settings
@@ -44,6 +45,8 @@ def configure(
     flush_delay_s: float | None = None,
     clock: Callable[[], int] | None = None,
     id_generator: RandomIdGenerator | SequentialIdGenerator | None = None,
+    redact: bool | None = None,
+    redact_pattern: str | None = None,
 ) -> None:
     """Change tracer settings; arguments left out keep their current value.
 
@@ -55,7 +58,15 @@ def configure(
     - `flush_delay_s`: how long the background writer gathers a batch (default 0.01 s).
     - `clock`, `id_generator`: a ``() -> int`` nanosecond clock and an id generator, for tests that
       compare records exactly (see `SequentialIdGenerator`).
+    - `redact`: False writes secrets as they are (also ``TRACETUI_REDACT=0``); by default the values of
+      inputs, attributes and nested dict keys that look like secrets (``api_key``, ``Authorization``,
+      ``password``, ``access_token``, ``cookie``, …) are written as ``"[REDACTED]"``.
+    - `redact_pattern`: a regex replacing the default one (`tracer.redact.DEFAULT_PATTERN`), searched
+      case-insensitively in each key, normalized (``X-ApiKey`` → ``x_api_key``) and as it is. Raises
+      `re.error` when it does not compile (nothing is changed then).
     """
+    if redact_pattern is not None:
+        re.compile(redact_pattern)  # fail before changing anything
     if directory is not None:
         writer.close()
         settings.directory = directory
@@ -71,6 +82,12 @@ def configure(
         settings.clock = clock
     if id_generator is not None:
         settings.ids = id_generator
+    if redact is not None or redact_pattern is not None:
+        if redact is not None:
+            settings.redact = redact
+        if redact_pattern is not None:
+            settings.redact_pattern = redact_pattern
+        settings.apply_redaction()
 
 
 def flush() -> None:

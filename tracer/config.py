@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tracer import redact
 from tracer.values import DEFAULT_MAX_VALUE_BYTES
 
 ENV_DIR = "TRACETUI_DIR"
@@ -69,6 +70,8 @@ class Settings:
         "flush_delay_s",
         "clock",
         "ids",
+        "redact",
+        "redact_pattern",
     )
 
     def __init__(self) -> None:
@@ -79,6 +82,15 @@ class Settings:
         self.flush_delay_s: float = DEFAULT_FLUSH_DELAY_S
         self.clock: Callable[[], int] = time.time_ns
         self.ids: RandomIdGenerator | SequentialIdGenerator = RandomIdGenerator()
+        # Secrets redaction (see `tracer.redact`): on unless TRACETUI_REDACT=0. The redactor in force is
+        # `tracer.redact.active`; change both through `configure` (or `apply_redaction`).
+        self.redact: bool = redact.enabled_from_env()
+        self.redact_pattern: str = redact.DEFAULT_PATTERN
+        self.apply_redaction()
+
+    def apply_redaction(self) -> None:
+        """Put `redact` / `redact_pattern` in force. Raises `re.error` for a bad pattern."""
+        redact.install(self.redact, self.redact_pattern)
 
     def reset(self) -> None:
         """Back to the defaults (and the environment), as at import time. For tests."""

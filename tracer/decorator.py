@@ -21,6 +21,7 @@ from typing import Any, TypeVar, overload
 
 import orjson
 
+from tracer import redact as _redact
 from tracer import schema
 from tracer.config import settings
 from tracer.span import (
@@ -116,9 +117,26 @@ def _location(fn: Callable[..., Any]) -> orjson.Fragment:
 
 
 class _SpanSpec:
-    """Everything about a decorated function's spans that is fixed at decoration time."""
+    """Everything about a decorated function's spans that is fixed at decoration time.
 
-    __slots__ = ("name", "span_type", "attributes", "location", "binder", "output_reducer", "positional")
+    Secrets: which argument names are secret, and the encoded `attributes`, are decided here (and again
+    when `configure` changes redaction: `redaction_changed`), so a call costs nothing for them. A
+    function with a secret argument name (``def f(api_key, prompt)``) takes `open`, which redacts it.
+    """
+
+    __slots__ = (
+        "name",
+        "span_type",
+        "attributes",
+        "location",
+        "binder",
+        "output_reducer",
+        "positional",
+        "secret",
+        "_raw_attributes",
+        "_refreshers",
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -130,14 +148,34 @@ class _SpanSpec:
     ) -> None:
         self.name = name if name is not None else getattr(fn, "__name__", "span")
         self.span_type = span_type
-        self.attributes = mapping_fragment(attributes, settings.max_value_bytes) if attributes else _EMPTY
+        self._raw_attributes = attributes
         self.location = _location(fn)
-        self.binder = binder = _Binder(fn)
-        # The parameter names when they are all plain positional-or-keyword and none is `self`/`cls`:
-        # then a call with every argument given by position binds as `dict(zip(names, args))` (the
-        # same dict `_Binder.bind` builds). The commonest call; the wrappers inline it.
-        self.positional = binder._names if binder._simple and not binder._skip_first else None
+        self.binder = _Binder(fn)
         self.output_reducer = output_reducer
+        # Called (by `redaction_changed`) to update what the wrappers copied from this spec.
+        self._refreshers: list[Callable[[], None]] = []
+        self._decide()
+        _redact.subscribe(self)
+
+    def _decide(self) -> None:
+        binder = self.binder
+        attributes = self._raw_attributes
+        self.attributes = mapping_fragment(attributes, settings.max_value_bytes) if attributes else _EMPTY
+        self.secret = _redact.secret_names(binder._names)
+        # The parameter names when they are all plain positional-or-keyword, none is `self`/`cls` and
+        # none is secret: then a call with every argument given by position binds as
+        # `dict(zip(names, args))` (the same dict `_Binder.bind` builds). The commonest call; the
+        # wrappers inline it.
+        simple = binder._simple and not binder._skip_first and not self.secret
+        self.positional = binder._names if simple else None
+
+    def redaction_changed(self) -> None:
+        try:
+            self._decide()
+            for refresh in self._refreshers:
+                refresh()
+        except Exception as exc:
+            internal_error(exc)
 
     def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """The new span (current span as parent), or None if the tracer itself failed."""
@@ -147,6 +185,10 @@ class _SpanSpec:
                 unavailable = None
             except Exception as exc:
                 inputs, unavailable = None, f"{type(exc).__name__}: {exc}"
+            if self.secret and inputs:
+                for key in self.secret:
+                    if key in inputs and not _redact.keep(inputs[key]):
+                        inputs[key] = schema.REDACTED
             span = open_span(
                 self.name, self.span_type, inputs, self.attributes, self.location, _current.get()
             )
@@ -226,6 +268,13 @@ def _wrap_function(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., Any
     n_positional = -1 if names is None else len(names)
     open_ = spec.open
 
+    def refresh() -> None:  # redaction settings changed (see `_SpanSpec.redaction_changed`)
+        nonlocal names, attributes, n_positional
+        names, attributes = spec.positional, spec.attributes
+        n_positional = -1 if names is None else len(names)
+
+    spec._refreshers.append(refresh)
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not settings.enabled:
             return fn(*args, **kwargs)
@@ -267,6 +316,13 @@ def _wrap_coroutine(fn: Callable[..., Any], spec: _SpanSpec) -> Callable[..., An
     )
     n_positional = -1 if names is None else len(names)
     open_ = spec.open
+
+    def refresh() -> None:  # as in `_wrap_function`
+        nonlocal names, attributes, n_positional
+        names, attributes = spec.positional, spec.attributes
+        n_positional = -1 if names is None else len(names)
+
+    spec._refreshers.append(refresh)
 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not settings.enabled:

@@ -70,6 +70,9 @@ STATUS_UNSET: Final = "UNSET"
 STATUS_OK: Final = "OK"
 STATUS_ERROR: Final = "ERROR"
 TRACE_IN_PROGRESS: Final = "IN_PROGRESS"
+# Reader-side only (never written): the root span has no end and the process that wrote its start is
+# gone (see docs/format.md, "Reading rules").
+TRACE_INTERRUPTED: Final = "INTERRUPTED"
 
 # Well-known span event names and attribute keys. The chunk names follow MLflow so that traces read the
 # same in both tools.
@@ -88,6 +91,10 @@ TRUNCATION_MARKER: Final = "…[tracetui: truncated, {size} bytes]"
 # The same for a value so large that it was cut before being encoded in full (memory stays bounded):
 # its full size is then an estimate, marked with "~" (``…[tracetui: truncated, ~N bytes]``).
 TRUNCATION_MARKER_ESTIMATED: Final = "…[tracetui: truncated, ~{size} bytes]"
+
+# The value written instead of a secret: the value of an input, attribute or nested dict key that
+# matches the redaction pattern (see `tracer.redact` and docs/format.md, "Redaction").
+REDACTED: Final = "[REDACTED]"
 
 # Files the writer produces, and the only ones a reader looks at in a directory.
 FILE_SUFFIX: Final = ".jsonl"

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from tracer import redact as _redact
 from tracer import schema
 from tracer.config import settings
 from tracer.schema import encode_span_end, encode_span_start, encode_trace_summary
@@ -54,6 +55,10 @@ _Fragment = orjson.Fragment
 _UNSET, _OK, _ERROR = schema.STATUS_UNSET, schema.STATUS_OK, schema.STATUS_ERROR
 # Types whose `len` bounds their JSON size from below (at least one byte per item or character).
 _SIZED = frozenset({str, bytes, bytearray, list, tuple, dict, set, frozenset, collections.deque})
+# Redaction (`tracer.redact`): values of these types hold no dict key, so nothing to redact inside.
+_SCALARS = _redact.SCALARS
+_NO_KEYS = _SCALARS | {orjson.Fragment}  # a Fragment was redacted when it was encoded
+_REDACTED_FRAGMENT = orjson.Fragment(orjson.dumps(schema.REDACTED))
 
 
 class SpanType:
@@ -269,7 +274,12 @@ class LiveSpan:
         try:
             if self._end_attributes is None:
                 self._end_attributes = {}
-            self._end_attributes[str(key)] = value_fragment(value, settings.max_value_bytes)
+            key = str(key)
+            redactor = _redact.active
+            if redactor is not None and redactor.is_secret(key) and not _redact.keep(value):
+                self._end_attributes[key] = _REDACTED_FRAGMENT
+            else:
+                self._end_attributes[key] = value_fragment(value, settings.max_value_bytes)
         except Exception as exc:
             internal_error(exc)
 
@@ -398,7 +408,9 @@ def open_span(
 ) -> LiveSpan:
     """Create a span under `parent` (a new trace when None) and write its SPAN_START record.
 
-    `inputs` is a raw dict (or None); `attributes` a raw dict or an already-encoded Fragment.
+    `inputs` is a raw dict (or None); `attributes` a raw dict or an already-encoded Fragment. Secrets:
+    the caller has redacted secret input names and attribute keys (the decorator decides at decoration
+    time); here inputs holding a dict or an object are encoded with their nested keys redacted.
     """
     start_ns = settings.clock()
     if parent is None:
@@ -409,7 +421,11 @@ def open_span(
         if inputs is not None:
             # Encoded once, for both the record and the request preview.
             max_bytes = settings.max_value_bytes
-            encoded = encode_value(inputs, max_bytes)
+            encoded = encode_value(inputs, max_bytes, False)
+            if _redact.active is not None and encoded.find(123, 1) >= 0:
+                # A "{" past the first: maybe a nested dict (whose keys may be secrets), maybe a brace
+                # in a string. Encoded again, redacting (the input names were, by the decorator).
+                encoded = encode_value(inputs, max_bytes)
             if len(encoded) <= PREVIEW_MAX_CHARS and type(inputs) is dict:
                 trace.request_preview = encoded.decode()  # what `_preview` returns for it, inlined
             else:
@@ -419,6 +435,12 @@ def open_span(
     else:
         trace = parent._trace
         span = LiveSpan(trace, settings.ids.span_id(), parent._span_id, name, span_type, start_ns)
+        if (
+            inputs is not None
+            and _redact.active is not None
+            and not _SCALARS.issuperset(map(type, inputs.values()))
+        ):
+            inputs = mapping_fragment(inputs, settings.max_value_bytes)  # nested secret keys redacted
     next(trace.span_counter)
     try:
         line = encode_span_start(
@@ -464,6 +486,9 @@ def _clean_name(text: Any) -> str:
 
 def _write_event(span: LiveSpan, name: str, attributes: Any, time_ns: int) -> None:
     trace_id = span._trace.trace_id
+    redactor = _redact.active
+    if redactor is not None and (type(attributes) is not dict or not redactor.flat_and_safe(attributes)):
+        attributes = mapping_fragment(attributes, settings.max_value_bytes)
     try:
         line = schema.encode_span_event(trace_id, span._span_id, name, time_ns, attributes, json_default)
         if len(line) > settings.max_value_bytes:
@@ -518,6 +543,23 @@ def end_span(
         elif type(outputs) in _SIZED and len(outputs) > settings.max_value_bytes:
             # Surely over the cap: let `encode_value` cut it before it is encoded whole in the record
             # (the fallback below would encode it the same way, after a full first attempt).
+            outputs = _Fragment(encode_value(outputs, settings.max_value_bytes))
+        elif (
+            type(outputs) not in _NO_KEYS
+            and (redactor := _redact.active) is not None
+            and not (
+                type(outputs) is dict
+                and (
+                    # Inlined `flat_and_safe` for keys already judged; the method judges new ones.
+                    (
+                        redactor.safe_keys.issuperset(outputs)
+                        and _SCALARS.issuperset(map(type, outputs.values()))
+                    )
+                    or redactor.flat_and_safe(outputs)
+                )
+            )
+        ):
+            # A dict or an object: encoded now, with its secret keys redacted.
             outputs = _Fragment(encode_value(outputs, settings.max_value_bytes))
         try:
             line = encode_span_end(
@@ -662,11 +704,19 @@ class start_span:  # noqa: N801 - used like a function, as MLflow's `start_span`
 
     def __enter__(self) -> LiveSpan:
         try:
+            attributes = self._attributes or _EMPTY
+            redactor = _redact.active
+            if (
+                redactor is not None
+                and attributes is not _EMPTY
+                and (type(attributes) is not dict or not redactor.flat_and_safe(attributes))
+            ):
+                attributes = mapping_fragment(attributes, settings.max_value_bytes)
             span = open_span(
                 self._name,
                 self._span_type,
                 None,
-                self._attributes or _EMPTY,
+                attributes,
                 None,
                 _current.get(),
             )

@@ -21,7 +21,11 @@ copied only as far as the cap reaches (`_shrink`) and that copy encoded, so a 50
 O(cap) memory and time, not O(50 MB). The first `max_bytes` bytes are the same as a full encoding's;
 only the size in the marker is then an estimate (``~N``).
 
-Imports: the standard library, orjson and `tracer.schema`.
+Secrets: when redaction is on (`tracer.redact`), the value of every secret key of every dict inside the
+value is replaced by `schema.REDACTED` in the encoding, before it is cut to the cap (so a truncated
+value's text holds no secret either).
+
+Imports: the standard library, orjson, `tracer.schema` and `tracer.redact`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from tracer import redact as _redact
 from tracer.schema import TRUNCATION_MARKER, TRUNCATION_MARKER_ESTIMATED
 
 DEFAULT_MAX_VALUE_BYTES = 64 * 1024
@@ -44,6 +49,9 @@ _MAX_DEPTH = 100
 
 _dumps = orjson.dumps
 _Fragment = orjson.Fragment
+_SCALARS = _redact.SCALARS
+_REDACTED_JSON = _dumps(_redact.REDACTED)
+_REDACTED_FRAGMENT = _Fragment(_REDACTED_JSON)
 
 
 def _safe_repr(obj: object) -> str:
@@ -269,6 +277,9 @@ def _encode_cut_early(value: Any, max_bytes: int) -> bytes | None:
     if not cut:
         return None
     head, kept = _encode_prefix(shrunk, max_bytes)
+    redactor = _redact.active
+    if redactor is not None:
+        head = redactor.scrub_json(head)
     # The full size, estimated: from how much of the top level the copy holds, and at least what the
     # lengths alone tell (one big string inside a small dict).
     estimate = _length_bound(value, 1)
@@ -278,8 +289,9 @@ def _encode_cut_early(value: Any, max_bytes: int) -> bytes | None:
     return _dumps(text + TRUNCATION_MARKER_ESTIMATED.format(size=max(estimate, max_bytes + 1)))
 
 
-def encode_value(value: Any, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> bytes:
-    """The JSON encoding of `value`, at most about `max_bytes` long. Never raises."""
+def encode_value(value: Any, max_bytes: int = DEFAULT_MAX_VALUE_BYTES, redact: bool = True) -> bytes:
+    """The JSON encoding of `value`, at most about `max_bytes` long, secrets redacted (unless `redact`
+    is False: the caller knows there is no dict inside). Never raises."""
     if type(value) is str and len(value) > max_bytes:
         # Cut before encoding: a 50 MB string should not be copied in full to be thrown away.
         head = _clean_str(value[:max_bytes])
@@ -306,6 +318,15 @@ def encode_value(value: Any, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> bytes:
                 encoded = _dumps(_sanitize(value, set(), 0), option=JSON_OPTIONS)
             except Exception:
                 encoded = _dumps(_clean_str(_safe_repr(value)))
+    if redact and type(value) not in _SCALARS:
+        redactor = _redact.active
+        if redactor is not None:
+            try:
+                # A dict whose own keys are known safe: look for nested objects only.
+                start = 1 if type(value) is dict and redactor.keys_safe(value) else 0
+                encoded = redactor.scrub_json(encoded, start)
+            except Exception:
+                encoded = _REDACTED_JSON  # fail closed
     if len(encoded) > max_bytes:
         return _truncated(encoded, max_bytes)
     return encoded
@@ -317,16 +338,23 @@ def value_fragment(value: Any, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> orjs
 
 
 def mapping_fragment(values: Any, max_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> orjson.Fragment:
-    """A dict of values (inputs, attributes) with the cap applied to each value, not to the whole."""
+    """A dict of values (inputs, attributes) with the cap applied to each value, not to the whole; the
+    values of secret keys redacted."""
     if not isinstance(values, dict):
         return value_fragment(values, max_bytes)
     try:
         items = list(values.items())
     except Exception:
         return value_fragment(values, max_bytes)
+    redactor = _redact.active
     return _Fragment(
         _dumps(
-            {_sanitize_key(key): value_fragment(item, max_bytes) for key, item in items},
+            {
+                _sanitize_key(key): _REDACTED_FRAGMENT
+                if redactor is not None and redactor.is_secret(key) and not _redact.keep(item)
+                else value_fragment(item, max_bytes)
+                for key, item in items
+            },
             option=JSON_OPTIONS,
         )
     )

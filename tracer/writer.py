@@ -39,6 +39,17 @@ logger = logging.getLogger("tracer")
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 
 
+def _make_directory(directory: Path) -> None:
+    """Create `directory` if need be, and every missing parent, all 0700 (files are created 0600): a
+    trace holds what the program saw. `Path.mkdir(parents=True)` would give the parents the default
+    mode. Raises OSError as `mkdir` does."""
+    if not directory.is_dir():
+        for parent in reversed(directory.parents):
+            if not parent.exists():
+                parent.mkdir(mode=0o700, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
 def _host() -> str:
     try:
         return socket.gethostname() or "localhost"
@@ -166,7 +177,8 @@ class Writer:
             self._dangling = False
             if self._failing:
                 self._failing = False
-                logger.warning(
+                # INFO, not WARNING: a fault costs the user exactly one warning; this closes it.
+                logger.info(
                     "tracer: writing traces to %s works again (%d records were lost)",
                     self._path,
                     self.dropped_records,
@@ -200,7 +212,7 @@ class Writer:
             return fd
         self._close_fd()
         directory = settings.directory
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_directory(directory)
         self._seq += 1
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         path = directory / f"{stamp}-{_file_safe(self._host)}-{self._pid}-{self._seq:03d}{schema.FILE_SUFFIX}"

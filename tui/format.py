@@ -16,13 +16,16 @@ STATUS_ICONS = {
     schema.STATUS_ERROR: "✗",
     schema.TRACE_IN_PROGRESS: "●",
     schema.STATUS_UNSET: "●",
+    schema.TRACE_INTERRUPTED: "⚠",  # no end, and its process is gone
 }
 STATUS_STYLES = {
     schema.STATUS_OK: "green",
     schema.STATUS_ERROR: "bold red",
     schema.TRACE_IN_PROGRESS: "yellow",
     schema.STATUS_UNSET: "yellow",
+    schema.TRACE_INTERRUPTED: "bold magenta",
 }
+INTERRUPTED_TEXT = "interrupted"
 
 
 def format_duration(ns: int | float | None) -> str:

@@ -85,6 +85,10 @@ def _span_label(span: Span) -> Text:
     label.append(" ")
     label.append_text(safe_text(span.span_type, "cyan"))
     label.append(" ")
+    if span.interrupted:  # no end will come: its process is gone
+        label.append_text(status_text(schema.TRACE_INTERRUPTED))
+        label.append(" (its process is gone)", style="dim")
+        return label
     label.append(format_duration(span.duration_ns) if not span.running else "running", style="dim")
     label.append(" ")
     status = schema.TRACE_IN_PROGRESS if span.running else span.status

@@ -199,7 +199,12 @@ class SpanDetail(Vertical):
                 widget.update(empty)
             return
         inputs.update(render_value(span.inputs))
-        outputs.update(render_value(span.outputs) if not span.running else Text("(running)", "yellow"))
+        if span.interrupted:
+            outputs.update(Text("(interrupted: its process is gone, this span never ended)", "bold magenta"))
+        elif span.running:
+            outputs.update(Text("(running)", "yellow"))
+        else:
+            outputs.update(render_value(span.outputs))
         for key, value in sorted(span.attributes.items()):
             attributes.add_row(safe_text(key, "bold"), _cell(value))
         self._render_events(span, stream, events)

@@ -18,7 +18,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from tracer import schema
-from tui.format import format_duration
+from tui.format import INTERRUPTED_TEXT, format_duration
 from tui.sanitize import clean_line, safe_text
 from tui.store import Span, Trace
 
@@ -33,11 +33,15 @@ def _waterfall(span: Span, t0: int, total: int, now_ns: int, width: int = BAR_WI
     if span.start_ns is None or total <= 0:
         return bar
     end = span.end_ns if span.end_ns is not None else now_ns
+    if span.interrupted:
+        end = t0 + total  # no end will come: drawn to the last moment the trace shows
     start_cell = int((span.start_ns - t0) / total * width)
     end_cell = int((end - t0) / total * width + 0.999)
     start_cell = max(0, min(width - 1, start_cell))
     end_cell = max(start_cell + 1, min(width, end_cell))
-    if span.running:
+    if span.interrupted:
+        style = "magenta"
+    elif span.running:
         style = "yellow"
     elif span.status == schema.STATUS_ERROR:
         style = "red"
@@ -47,6 +51,16 @@ def _waterfall(span: Span, t0: int, total: int, now_ns: int, width: int = BAR_WI
     bar.append("█" * (end_cell - start_cell), style=style)
     bar.append("·" * (width - end_cell), style="dim")
     return bar
+
+
+def _last_ns(span: Span, now_ns: int) -> int:
+    """The latest moment a span is known to have lasted to: its end; now while it runs; for an
+    interrupted span (its process died), its start or last event."""
+    if span.end_ns is not None:
+        return span.end_ns
+    if span.interrupted:
+        return max([span.start_ns or 0, *(event.time_ns for event in span.events)])
+    return now_ns
 
 
 def _shown_width(name: str) -> int:
@@ -184,7 +198,7 @@ class SpanTree(Tree[str]):
         now_ns -= now_ns % 500_000_000
         t0 = min((s.start_ns for s in spans if s.start_ns is not None), default=0)
         t1 = max(
-            (s.end_ns if s.end_ns is not None else now_ns for s in spans if s.start_ns is not None),
+            (_last_ns(s, now_ns) for s in spans if s.start_ns is not None),
             default=t0,
         )
         total = max(1, t1 - t0)
@@ -216,6 +230,7 @@ class SpanTree(Tree[str]):
                 total,
                 name_width,
                 span.running and now_ns,
+                span.interrupted,
             )
             if self._labels.get(span.span_id) == key:
                 continue
@@ -225,7 +240,9 @@ class SpanTree(Tree[str]):
     def _label(
         self, span: Span, descendant_failed: bool, t0: int, total: int, now_ns: int, name_width: int
     ) -> Text:
-        if span.running:
+        if span.interrupted:
+            mark = Text("⚠ ", style="bold magenta")
+        elif span.running:
             mark = Text("● ", style="yellow")
         elif span.status == schema.STATUS_ERROR:
             mark = Text("✗ ", style="bold red")
@@ -243,7 +260,9 @@ class SpanTree(Tree[str]):
         kind.truncate(10, overflow="ellipsis", pad=True)
         label.append_text(kind)
         label.append(" ")
-        if span.running and span.start_ns is not None:
+        if span.interrupted:
+            duration = Text(f"{INTERRUPTED_TEXT:>9}", style="magenta")
+        elif span.running and span.start_ns is not None:
             duration = Text(f"{format_duration(now_ns - span.start_ns):>8}…", style="yellow")
         else:
             duration = Text(f"{format_duration(span.duration_ns):>9}", style="dim")

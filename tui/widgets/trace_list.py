@@ -22,13 +22,20 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tracer import schema
-from tui.format import STATUS_ICONS, STATUS_STYLES, compact_json, format_duration, format_time
+from tui.format import (
+    INTERRUPTED_TEXT,
+    STATUS_ICONS,
+    STATUS_STYLES,
+    compact_json,
+    format_duration,
+    format_time,
+)
 from tui.sanitize import clean_line, safe_text
 from tui.store import TraceSummary
 
 # (title, fixed width or None for a share of the remaining width, share)
 _COLUMNS: tuple[tuple[str, int | None, int], ...] = (
-    ("", 9, 0),  # status icon and duration / elapsed time
+    ("", 13, 0),  # status icon and duration / elapsed time / "interrupted"
     ("started", 12, 0),
     ("name", None, 3),
     ("spans", 5, 0),
@@ -184,6 +191,8 @@ class TraceList(ScrollView, can_focus=True):
         style = STATUS_STYLES.get(status, "")
         if status == schema.TRACE_IN_PROGRESS and row.start_ns is not None:
             duration = format_duration(max(0, time.time_ns() - row.start_ns))
+        elif status == schema.TRACE_INTERRUPTED:
+            duration = INTERRUPTED_TEXT  # its process is gone: no end will come, no clock ticks
         else:
             duration = format_duration(None if row.duration_ms is None else row.duration_ms * 1e6)
         cells = [
