@@ -199,6 +199,8 @@ class TraceApp(App[None]):
             return  # the watcher or a filter holds the store: skip this frame rather than freeze
         try:
             self._refresh_locked(store, changed, trace_list)
+        except NoMatches:
+            return  # shutting down: widgets are being removed one by one
         finally:
             self.store_lock.release()
         if (
@@ -228,6 +230,7 @@ class TraceApp(App[None]):
         return self.store.search(needle) if needle else self.store.view()
 
     def _show_trace(self, trace: Trace | None) -> None:
+        """Raises NoMatches once the app is shutting down (callers from timers ignore that)."""
         tree = self.query_one(SpanTree)
         tree.show_trace(trace)
         span_id = self._selected_span
@@ -259,13 +262,16 @@ class TraceApp(App[None]):
             return  # unchanged, or shutting down (the widgets are gone)
         self._selected_trace = event.trace_id
         self._selected_span = None
-        with self.store_lock:
-            trace = self.store.get(event.trace_id) if event.trace_id else None
-            self._show_trace(trace)
-            if trace is not None and trace.root is not None:
-                self._selected_span = trace.root.span_id
-                self.query_one(SpanDetail).show_span(trace.root)
-        self._update_header()
+        try:
+            with self.store_lock:
+                trace = self.store.get(event.trace_id) if event.trace_id else None
+                self._show_trace(trace)
+                if trace is not None and trace.root is not None:
+                    self._selected_span = trace.root.span_id
+                    self.query_one(SpanDetail).show_span(trace.root)
+            self._update_header()
+        except NoMatches:
+            return  # shutting down
 
     @on(SpanTree.SpanHighlighted)
     def _span_highlighted(self, event: SpanTree.SpanHighlighted) -> None:
@@ -275,7 +281,10 @@ class TraceApp(App[None]):
         with self.store_lock:
             trace = self.store.get(event.trace_id) if event.trace_id else None
             span = trace.get_span(event.span_id) if trace is not None and event.span_id else None
+        try:
             self.query_one(SpanDetail).show_span(span)
+        except NoMatches:
+            return  # shutting down
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
