@@ -40,8 +40,31 @@ def _resolve_dir(positional: Path | None, option: Path | None) -> Path:
     return positional or option or default_dir()
 
 
+# orjson reads JSON nested up to 1,024 levels but writes at most 255: deeper parts of a value read from a
+# trace file are printed as this marker instead of failing the whole command.
+_MAX_JSON_DEPTH = 200
+_TOO_DEEP = "…[tracetui: nested too deep to print]"
+
+
+def _limit_depth(value: object, depth: int = 0) -> object:
+    if isinstance(value, dict):
+        if depth >= _MAX_JSON_DEPTH:
+            return _TOO_DEEP
+        return {key: _limit_depth(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        if depth >= _MAX_JSON_DEPTH:
+            return _TOO_DEEP
+        return [_limit_depth(item, depth + 1) for item in value]
+    return value
+
+
 def _print_json(value: object) -> None:
-    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+    options = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+    try:
+        data = orjson.dumps(value, option=options)
+    except TypeError:  # "Recursion limit reached": a value nested deeper than orjson writes
+        data = orjson.dumps(_limit_depth(value), option=options)
+    sys.stdout.buffer.write(data)
     sys.stdout.flush()
 
 

@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -426,3 +427,28 @@ def test_cli_process_exit_codes(trace_dir):
     ambiguous = _cli_process("show", shared, "--json", "--dir", trace_dir)
     assert ambiguous.returncode == 1
     assert ambiguous.stdout == "" and "ambiguous" in ambiguous.stderr
+
+
+def test_show_and_ls_json_print_values_nested_deeper_than_the_json_writer_allows(tmp_path: Path) -> None:
+    """A value nested 600 levels deep (readable, but deeper than orjson writes) is printed cut with a
+    marker by `show --json` and `ls --json` instead of failing the command."""
+    from tracer import schema
+
+    # orjson cannot write this, so the JSON text is spliced into records the schema encodes.
+    deep = orjson.Fragment(b"[" * 600 + b'"bottom"' + b"]" * 600)
+    trace_id = "d" * 32
+    lines = [
+        schema.encode_span_start(trace_id, "1" * 16, None, "deep", "UNKNOWN", 10, {"v": deep}, {}, None),
+        schema.encode_span_end(trace_id, "1" * 16, 20, "OK", "", deep, {}),
+    ]
+    directory = tmp_path / "deep"
+    directory.mkdir()
+    (directory / "deep.jsonl").write_bytes(b"".join(lines))
+    runner = CliRunner()
+    shown = runner.invoke(app, ["show", trace_id, "--dir", str(directory), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert "nested too deep to print" in shown.stdout
+    assert orjson.loads(shown.stdout)["spans"][0]["name"] == "deep"
+    listed = runner.invoke(app, ["ls", str(directory), "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert orjson.loads(listed.stdout)[0]["trace_id"] == trace_id
