@@ -28,10 +28,8 @@ this module; the viewer never needs it).
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import socket
 import stat
 import time
 from collections.abc import Callable, Iterable
@@ -39,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracer import schema
+from tui.liveness import pid_alive, this_host
 
 # A file whose writer cannot be checked is deleted by the size rule alone only after this much idleness.
 DOUBT_MIN_IDLE_S = 3600.0
@@ -234,29 +233,6 @@ def read_header(path: Path) -> Header | None:
     if record[schema.KIND] != schema.PROCESS or type(pid) is not int or type(host) is not str:
         return None
     return Header(host, pid, start_ns if type(start_ns) is int else None)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists here (one we may not signal still counts as alive)."""
-    if pid <= 0:
-        return True  # 0 / negatives address process groups: never evidence of death
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError as exc:
-        return exc.errno != errno.ESRCH
-    return True
-
-
-def this_host() -> str:
-    """The host name as `tracer.writer` records it."""
-    try:
-        return socket.gethostname() or "localhost"
-    except Exception:
-        return "localhost"
 
 
 def _seq(segment: Segment) -> int | None:
