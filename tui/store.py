@@ -12,11 +12,12 @@ without a terminal and used by the CLI's plain JSON output.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -896,60 +897,38 @@ class TraceStore:
             raise ValueError("snapshot columns of different lengths")
         files = len(store._files)
         ranges_column = columns["ranges"]
-        # Checked in bulk, so the loop below can trust them: ranges are (file, start, end) int triples.
-        for flat in ranges_column:
-            if len(flat) % 3 or not all(type(value) is int and value >= 0 for value in flat):
-                raise ValueError("snapshot range is not a byte range")
-            if any(flat[at] >= files for at in range(0, len(flat), 3)):
-                raise ValueError("snapshot range names no file")
-        field_rows = zip(*(columns[name] for name in cls._ENTRY_FIELDS), strict=True)
-        summary_rows = zip(*(columns["summary." + name] for name in _SLIM_SUMMARY_FIELDS), strict=True)
-        entries = store._entries
-        new = object.__new__
-        slim_fields = _SLIM_SUMMARY_FIELDS
-        for trace_id, flat, fields, summary, has_summary in zip(
-            ids, ranges_column, field_rows, summary_rows, columns["has_summary"], strict=True
-        ):
-            entry = new(TraceEntry)
-            entry.trace_id = trace_id
-            if len(flat) == 3:
-                entry.ranges = {flat[0]: [flat[1], flat[2]]}
-            else:
-                entry.ranges = {flat[at]: [flat[at + 1], flat[at + 2]] for at in range(0, len(flat), 3)}
-            (
-                entry.root_span_id,
-                entry.name,
-                entry.start_ns,
-                entry.end_ns,
-                entry.root_status,
-                entry.span_count,
-                entry.error_count,
-                entry.request_preview,
-                entry.response_preview,
-                entry.root_request,
-                entry.root_response,
-                tags,
-                summary_at,
-            ) = fields
-            entry.tags = tags or _NO_TAGS
-            entry.summary_at = None if summary_at is None else (summary_at[0], summary_at[1])
-            entry.summary_record = dict(zip(slim_fields, summary, strict=False)) if has_summary else None
-            entry.records = entry.summary = entry.search_text = entry.early_ends = None
-            entry.root_source = None
-            entries[trace_id] = entry
-        root_files = columns.get("root_file")  # absent from snapshots of older versions
-        if root_files is not None:
-            for trace_id, number in zip(ids, root_files, strict=True):
-                if type(number) is int and 0 <= number < files:
-                    entries[trace_id].root_source = store._files[number]
-        for entry in entries.values():
-            if not isinstance(entry.tags, dict) or type(entry.span_count) is not int:
-                raise ValueError("snapshot entry of the wrong shape")
-        keys = store._order_keys
-        for trace_id, entry in entries.items():
-            keys[trace_id] = entry.sort_key()
+        # Everything is checked here, in bulk, so that entries built later (lazily) can trust it.
+        if not all(len(flat) % 3 == 0 for flat in ranges_column):
+            raise ValueError("snapshot range is not a byte range")
+        values = list(itertools.chain.from_iterable(ranges_column))
+        if not all(type(value) is int for value in values) or (values and min(values) < 0):
+            raise ValueError("snapshot range is not a byte range")
+        if values and max(values[0::3]) >= files:
+            raise ValueError("snapshot range names no file")
+        if not all(tags is None or isinstance(tags, dict) for tags in columns["tags"]):
+            raise ValueError("snapshot entry of the wrong shape")
+        if not all(type(number) is int for number in columns["span_count"]):
+            raise ValueError("snapshot entry of the wrong shape")
+        root_files = columns.get("root_file") or [None] * count  # absent from older snapshots
+        if len(root_files) != count:
+            raise ValueError("snapshot columns of different lengths")
+        starts = [
+            summary_start if has else start
+            for start, summary_start, has in zip(
+                columns["start_ns"], columns["summary.start_ns"], columns["has_summary"], strict=True
+            )
+        ]
+        keys = [
+            (start if type(start) is int else -1, trace_id)
+            for start, trace_id in zip(starts, ids, strict=True)
+        ]
+        store._order_keys = dict(zip(ids, keys, strict=True))
+        store._entries = _LazyEntries(
+            {trace_id: row for row, trace_id in enumerate(ids)},
+            functools.partial(_entry_from_columns, columns, root_files, store._files),
+        )
         order = store._order
-        order.extend(keys.values())
+        order.extend(keys)
         order.sort()
         store.version = 1
         return store
@@ -1208,7 +1187,9 @@ class TraceStore:
             return [key]
         if not key:
             return []
-        return [trace_id for trace_id in self._entries if trace_id.startswith(key)]
+        entries = self._entries
+        ids = entries.ids() if isinstance(entries, _LazyEntries) else entries
+        return [trace_id for trace_id in ids if trace_id.startswith(key)]
 
     def get(self, trace_id: str) -> Trace | None:
         """The whole trace, parsed from its records (cached for the most recently asked traces)."""
@@ -1417,6 +1398,100 @@ def summary_from_record(
         response_preview=_str_or_none(record.get(schema.RESPONSE_PREVIEW)),
         tags={**tags, **_dict(record.get(schema.TAGS))},
     )
+
+
+def _entry_from_columns(
+    columns: dict[str, list[Any]], root_files: list[Any], files: list[str], row: int
+) -> TraceEntry:
+    """One `TraceEntry` from a snapshot's columns (checked by `TraceStore.restore`)."""
+    entry = object.__new__(TraceEntry)
+    entry.trace_id = columns["trace_id"][row]
+    flat = columns["ranges"][row]
+    entry.ranges = {flat[at]: [flat[at + 1], flat[at + 2]] for at in range(0, len(flat), 3)}
+    for name in TraceStore._ENTRY_FIELDS:
+        setattr(entry, name, columns[name][row])
+    entry.tags = entry.tags or _NO_TAGS
+    summary_at = entry.summary_at
+    entry.summary_at = None if summary_at is None else (summary_at[0], summary_at[1])
+    entry.summary_record = (
+        {name: columns["summary." + name][row] for name in _SLIM_SUMMARY_FIELDS}
+        if columns["has_summary"][row]
+        else None
+    )
+    entry.records = entry.summary = entry.search_text = entry.early_ends = None
+    number = root_files[row]
+    entry.root_source = files[number] if type(number) is int and 0 <= number < len(files) else None
+    return entry
+
+
+class _LazyEntries(dict):  # type: ignore[type-arg]
+    """Entries restored from a snapshot, each built on first use: reopening 100,000 traces must not
+    build 100,000 objects when the list shows forty. Iterating builds them all."""
+
+    def __init__(self, rows: dict[str, int], build: Callable[[int], TraceEntry]) -> None:
+        super().__init__()
+        self._rows = rows
+        self._build = build
+
+    def _load(self, key: str) -> TraceEntry | None:
+        row = self._rows.pop(key, None)
+        if row is None:
+            return None
+        entry = self._build(row)
+        dict.__setitem__(self, key, entry)
+        return entry
+
+    def _load_all(self) -> None:
+        for key in list(self._rows):
+            self._load(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        entry = dict.get(self, key)
+        if entry is None:
+            entry = self._load(key)
+        return default if entry is None else entry
+
+    def __getitem__(self, key: str) -> TraceEntry:
+        entry = self.get(key)
+        if entry is None:
+            raise KeyError(key)
+        return entry
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or key in self._rows
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + len(self._rows)
+
+    def __setitem__(self, key: str, value: TraceEntry) -> None:
+        self._rows.pop(key, None)
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: str) -> None:
+        if self._rows.pop(key, None) is None:
+            dict.__delitem__(self, key)
+        elif dict.__contains__(self, key):
+            dict.__delitem__(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        self._load_all()
+        return dict.__iter__(self)
+
+    def keys(self) -> Any:
+        self._load_all()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self._load_all()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._load_all()
+        return dict.items(self)
+
+    def ids(self) -> list[str]:
+        """Every key, without building the entries."""
+        return [*dict.keys(self), *self._rows]
 
 
 def _process_info(record: dict[str, Any]) -> ProcessInfo:
