@@ -853,6 +853,9 @@ class TraceStore:
         columns["has_summary"] = [record is not None for record in summaries]
         for name in _SLIM_SUMMARY_FIELDS:
             columns["summary." + name] = [None if r is None else r.get(name) for r in summaries]
+        for name, column in columns.items():
+            if not any(value is not None for value in column):
+                columns[name] = None  # type: ignore[assignment]  # all empty: `restore` refills it
         skipped = self.first_skipped
         return {
             "files": names,
@@ -893,35 +896,38 @@ class TraceStore:
         columns = data["entries"]
         ids = columns["trace_id"]
         count = len(ids)
+        for name, column in columns.items():
+            if column is None:
+                columns[name] = [None] * count  # saved as null: every value was None
         if any(len(column) != count for column in columns.values()):
             raise ValueError("snapshot columns of different lengths")
         files = len(store._files)
         ranges_column = columns["ranges"]
         # Everything is checked here, in bulk, so that entries built later (lazily) can trust it.
-        if not all(len(flat) % 3 == 0 for flat in ranges_column):
+        # (`set(map(type, ...))` and friends: checks that run in C, not a Python loop per value.)
+        if any(length % 3 for length in set(map(len, ranges_column))):
             raise ValueError("snapshot range is not a byte range")
         values = list(itertools.chain.from_iterable(ranges_column))
-        if not all(type(value) is int for value in values) or (values and min(values) < 0):
+        if not set(map(type, values)) <= {int} or (values and min(values) < 0):
             raise ValueError("snapshot range is not a byte range")
         if values and max(values[0::3]) >= files:
             raise ValueError("snapshot range names no file")
-        if not all(tags is None or isinstance(tags, dict) for tags in columns["tags"]):
+        if not set(map(type, columns["tags"])) <= {dict, type(None)}:
             raise ValueError("snapshot entry of the wrong shape")
-        if not all(type(number) is int for number in columns["span_count"]):
+        if not set(map(type, columns["span_count"])) <= {int}:
             raise ValueError("snapshot entry of the wrong shape")
         root_files = columns.get("root_file") or [None] * count  # absent from older snapshots
         if len(root_files) != count:
             raise ValueError("snapshot columns of different lengths")
         starts = [
-            summary_start if has else start
+            (summary_start if has else start) or -1
             for start, summary_start, has in zip(
                 columns["start_ns"], columns["summary.start_ns"], columns["has_summary"], strict=True
             )
         ]
-        keys = [
-            (start if type(start) is int else -1, trace_id)
-            for start, trace_id in zip(starts, ids, strict=True)
-        ]
+        if not set(map(type, starts)) <= {int}:
+            raise ValueError("snapshot start times are not integers")
+        keys = list(zip(starts, ids, strict=True))
         store._order_keys = dict(zip(ids, keys, strict=True))
         store._entries = _LazyEntries(
             {trace_id: row for row, trace_id in enumerate(ids)},
@@ -1324,7 +1330,7 @@ class FilteredView(Sequence[TraceSummary]):
 
 
 # Of long previews, the filter looks at the start only: what the list can show, and bounded memory.
-_SEARCH_PREVIEW_CHARS = 160
+_SEARCH_PREVIEW_CHARS = 120
 
 
 def _search_text(summary: TraceSummary) -> str:
@@ -1349,7 +1355,7 @@ def _safe_str(value: Any) -> str:
 
 # Previews the index keeps in memory (and in its snapshot) are cut to this: the list shows a few dozen
 # characters and the filter looks at as many. `TraceStore.full_summary` reads the whole record back.
-INDEX_PREVIEW_CHARS = 160
+INDEX_PREVIEW_CHARS = 120
 _NO_TAGS: dict[str, Any] = {}  # shared by every entry without tags: never mutated
 
 
