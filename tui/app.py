@@ -195,8 +195,10 @@ class TraceApp(App[None]):
             trace_list = self.query_one(TraceList)
         except NoMatches:
             return  # shutting down: the timer can fire once more after the widgets are gone
-        if not self.store_lock.acquire(blocking=False):
-            return  # the watcher or a filter holds the store: skip this frame rather than freeze
+        # The watcher holds the store for a few milliseconds per batch: wait that long, but not for a
+        # long filter or index save; then skip this frame rather than freeze.
+        if not self.store_lock.acquire(timeout=0.02):
+            return
         try:
             self._refresh_locked(store, changed, trace_list)
         except NoMatches:
