@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import operator
 import os
 import re
 from collections import OrderedDict
@@ -598,7 +599,7 @@ class TraceStore:
         self.lines_skipped = 0
         self.first_skipped: SkippedLine | None = None
         self.version = 0  # bumped on every change, so views can tell whether to redraw
-        self._search_cache: tuple[int, int, tuple[str, list[str], list[int]]] | None = None
+        self._search_cache: tuple[int, int, tuple[list[str], list[str]]] | None = None
 
     # -- feeding -----------------------------------------------------------------------------------
 
@@ -1135,34 +1136,23 @@ class TraceStore:
     def search(self, needle: str) -> FilteredView:
         """Traces whose id, name, status, previews or tags contain `needle` (any case), newest first.
 
-        All traces' search texts are kept joined in one string (rebuilt only after the store changed),
-        so a needle is looked for at C speed: `str.find` from match to match, each match mapped back to
-        its trace by bisection. Only a needle matching nearly everything walks row by row.
+        Every trace's search text is kept (rebuilt only after the store changed), and the needle is
+        tested against all of them by `map(operator.contains, ...)` under `itertools.compress`: the loop
+        runs in C, ~30 ns a trace, so 500,000 traces take about 15 ms whatever the number of matches.
         """
         needle = needle.lower().replace("\n", " ")
         if not needle:
             return FilteredView(self, self.trace_ids())
-        blob, ids, starts = self._search_blob()
-        found: list[str] = []
-        if blob.count(needle) > len(ids) // 4:
-            texts = blob.split("\n")
-            found = [trace_id for trace_id, text in zip(ids, texts, strict=True) if needle in text]
-            return FilteredView(self, found)
-        at = blob.find(needle)
-        while at >= 0:
-            row = bisect.bisect_right(starts, at) - 1
-            found.append(ids[row])
-            # Next match after this row: one trace matches once.
-            next_start = starts[row + 1] if row + 1 < len(starts) else len(blob)
-            at = blob.find(needle, next_start)
+        ids, texts = self._search_texts()
+        found = list(itertools.compress(ids, map(operator.contains, texts, itertools.repeat(needle))))
         return FilteredView(self, found)
 
     def prepare_search(self) -> None:
         """Build what `search` scans now (it is otherwise built on the first search)."""
-        self._search_blob()
+        self._search_texts()
 
-    def _search_blob(self) -> tuple[str, list[str], list[int]]:
-        """(every search text joined by newlines newest first, their trace ids, where each starts)."""
+    def _search_texts(self) -> tuple[list[str], list[str]]:
+        """(every trace id newest first, its search text)."""
         cached = self._search_cache
         if cached is not None and cached[0] == self.version and cached[1] == len(self._order):
             return cached[2]
@@ -1178,11 +1168,9 @@ class TraceStore:
             ):
                 summary = self.summary(trace_id)
                 assert summary is not None
-                entry.search_text = _search_text(summary).replace("\n", " ")
+                entry.search_text = _search_text(summary)
             texts.append(entry.search_text)
-        starts = list(itertools.accumulate((len(text) + 1 for text in texts), initial=0))
-        starts.pop()
-        result = ("\n".join(texts), ids, starts)
+        result = (ids, texts)
         self._search_cache = (self.version, len(self._order), result)
         return result
 
@@ -1309,7 +1297,6 @@ class FilteredView(Sequence[TraceSummary]):
     def __init__(self, store: TraceStore, trace_ids: list[str]) -> None:
         self._store = store
         self._ids = trace_ids
-        self._rows = {trace_id: i for i, trace_id in enumerate(trace_ids)}
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -1326,7 +1313,12 @@ class FilteredView(Sequence[TraceSummary]):
         return summary
 
     def index_of(self, trace_id: str) -> int | None:
-        return self._rows.get(trace_id)
+        """Row of a trace: `list.index` scans in C (a few ms for 500,000), cheaper than building a
+        dict for every filter result up front."""
+        try:
+            return self._ids.index(trace_id)
+        except ValueError:
+            return None
 
 
 # Of long previews, the filter looks at the start only: what the list can show, and bounded memory.
