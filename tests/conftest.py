@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,20 @@ def deterministic(trace_dir: Path) -> Path:
     """Sequential ids (1, 2, …) and a clock ticking 1 µs per reading, from 1 s."""
     tracer.configure(clock=FakeClock(), id_generator=tracer.SequentialIdGenerator())
     return trace_dir
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def subprocess_env(trace_dir: Path) -> dict[str, str]:
+    """Environment for a traced program run in a subprocess: this checkout importable, writing to
+    `trace_dir`, tracing on, output unbuffered (so a test can wait for what it prints)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env["TRACETUI_DIR"] = str(trace_dir)
+    env.pop("TRACETUI_DISABLED", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def read_records(directory: Path) -> list[dict[str, Any]]:

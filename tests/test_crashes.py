@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import subprocess_env
 
 from tracer import schema
 from tui.index import load_index, open_store
@@ -67,15 +68,6 @@ agent("why?")
 OPEN_SPANS = {"agent", "outer", "stuck"}
 
 
-def _env(trace_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    env["TRACETUI_DIR"] = str(trace_dir)
-    env.pop("TRACETUI_DISABLED", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def _crash(tmp_path: Path, how: str, signum: int | None = None) -> tuple[Path, int, str]:
     """Run the program until it dies (`how`, or `signum` sent by us once it waits); (dir, rc, stderr)."""
     trace_dir = tmp_path / "traces"
@@ -83,7 +75,7 @@ def _crash(tmp_path: Path, how: str, signum: int | None = None) -> tuple[Path, i
     script.write_text(textwrap.dedent(CRASHING_PROGRAM))
     proc = subprocess.Popen(
         [sys.executable, str(script), how],
-        env=_env(trace_dir),
+        env=subprocess_env(trace_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -234,7 +226,7 @@ def test_a_live_writers_open_span_is_running_not_interrupted(tmp_path):
     script.write_text(textwrap.dedent(CRASHING_PROGRAM))
     proc = subprocess.Popen(
         [sys.executable, str(script), "wait"],
-        env=_env(trace_dir),
+        env=subprocess_env(trace_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -7,7 +7,6 @@ directory back with the same reader the CLI uses.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import subprocess_env
 
 from tracer import schema
 from tui.store import TraceStore, load_directory
@@ -23,15 +23,6 @@ from tui.store import TraceStore, load_directory
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-
-
-def _env(trace_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    env["TRACETUI_DIR"] = str(trace_dir)
-    env.pop("TRACETUI_DISABLED", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def _script(tmp_path: Path, name: str, source: str) -> Path:
@@ -43,7 +34,7 @@ def _script(tmp_path: Path, name: str, source: str) -> Path:
 def _popen(script: Path, trace_dir: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(script), *args],
-        env=_env(trace_dir),
+        env=subprocess_env(trace_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -54,7 +45,7 @@ def _popen(script: Path, trace_dir: Path, *args: str) -> subprocess.Popen[str]:
 def _run(script: Path, trace_dir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(script)],
-        env=_env(trace_dir),
+        env=subprocess_env(trace_dir),
         capture_output=True,
         text=True,
         cwd=script.parent,
@@ -94,6 +85,7 @@ SPANS_PER_TRACE = 3
 CONCURRENT_WORKER = f"""
 import sys, threading, time
 from pathlib import Path
+
 import tracer
 
 # A small rotation cap so every process also rotates files while the others write.

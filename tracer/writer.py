@@ -50,7 +50,8 @@ def _make_directory(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
-def _host() -> str:
+def host_name() -> str:
+    """This machine's name as process records carry it (readers compare against this same function)."""
     try:
         return socket.gethostname() or "localhost"
     except Exception:
@@ -76,7 +77,7 @@ class Writer:
         self._lock = threading.Lock()  # serialises file access: flusher thread vs flush()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
-        self._host = _host()
+        self._host = host_name()
         self._fd: int | None = None
         self._path: Path | None = None
         self._inode: tuple[int, int] | None = None

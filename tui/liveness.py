@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import time
 from collections.abc import Callable
+
+from tracer.writer import host_name
 
 DEFAULT_TTL_S = 2.0
 # btime has a resolution of one second and the clock may have been stepped: only a start this much
@@ -31,11 +32,8 @@ _REUSE_SLACK_NS = 3_000_000_000
 
 
 def this_host() -> str:
-    """The host name as `tracer.writer` records it."""
-    try:
-        return socket.gethostname() or "localhost"
-    except Exception:
-        return "localhost"
+    """The host name as `tracer.writer` records it (the writer's own function: the two must agree)."""
+    return host_name()
 
 
 def pid_alive(pid: int) -> bool:
